@@ -1,0 +1,41 @@
+import { EventEmitter } from 'node:events';
+
+/**
+ * The engine's events: names and payloads in one place, so the shell's tray and
+ * notifications, the headless host's event stream and the CLI's progress output all
+ * agree. Each subsystem adds its events here rather than inventing its own emitter.
+ */
+export interface EngineEvents {
+  /** A long operation moved on; `step` is a short human sentence ("Asking the CA for an order"). */
+  progress: { name: string; step: string; done?: number; total?: number };
+  /** A new certificate was issued and stored (it may still be resting until CT-ready). */
+  'cert:issued': { name: string; serial: string; issuer: string; ca: string; notBefore: string; notAfter: string };
+  /** The certificate became safe to serve to every browser. */
+  'cert:ct-ready': { name: string; serial: string; readyAt: string };
+  /** The proxy now serves this certificate for new handshakes. */
+  'cert:activated': { name: string; serial: string; previousSerial?: string };
+  /** Issuance or renewal failed; the active certificate, if any, is untouched. */
+  'cert:failed': { name: string; code: string; message: string; fix?: string; retryAt?: string };
+  /** A pre-flight check that passed before now fails or warns (the next renewal is at risk). */
+  'dns:drift': { name: string; checkId: string; before: string; after: string; summary: string; fix?: string };
+}
+
+export type EngineEventName = keyof EngineEvents;
+
+/** A thin typed façade over EventEmitter. */
+export class EngineEmitter {
+  private readonly ee = new EventEmitter();
+
+  on<K extends EngineEventName>(event: K, fn: (payload: EngineEvents[K]) => void): () => void {
+    this.ee.on(event, fn);
+    return () => this.ee.off(event, fn);
+  }
+
+  once<K extends EngineEventName>(event: K, fn: (payload: EngineEvents[K]) => void): void {
+    this.ee.once(event, fn);
+  }
+
+  emit<K extends EngineEventName>(event: K, payload: EngineEvents[K]): void {
+    this.ee.emit(event, payload);
+  }
+}
