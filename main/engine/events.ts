@@ -16,6 +16,8 @@ export interface EngineEvents {
   'cert:activated': { name: string; serial: string; previousSerial?: string };
   /** Issuance or renewal failed; the active certificate, if any, is untouched. */
   'cert:failed': { name: string; code: string; message: string; fix?: string; retryAt?: string };
+  /** A certificate's lifecycle moved (planned, checking, issuing, resting, active, blocked, failed). */
+  'cert:state': { name: string; state: string; previous?: string };
   /** A pre-flight check that passed before now fails or warns (the next renewal is at risk). */
   'dns:drift': { name: string; checkId: string; before: string; after: string; summary: string; fix?: string };
 }

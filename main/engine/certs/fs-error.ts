@@ -1,0 +1,23 @@
+import { HomeportError } from '../errors';
+
+/** File-system failures in the data directory, said plainly with the fix. */
+export function fsError(e: unknown, where: string): HomeportError {
+  if (e instanceof HomeportError) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new HomeportError('data.unwritable', `Homeport cannot write to ${where} (${code}).`, {
+      fix: `Make the data directory writable for this user, or choose another one with --data-dir.`,
+      cause: e,
+    });
+  }
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new HomeportError('data.full', `The disk holding ${where} is full.`, { fix: 'Free some space and try again.', cause: e });
+  }
+  if (code === 'ENOTDIR' || code === 'EEXIST') {
+    return new HomeportError('data.not-a-directory', `${where} is in the way: a file stands where Homeport needs a directory.`, {
+      fix: 'Move that file away, or choose another data directory with --data-dir.',
+      cause: e,
+    });
+  }
+  return new HomeportError('data.io', `Homeport could not use ${where}: ${(e as Error).message ?? String(e)}.`, { cause: e });
+}

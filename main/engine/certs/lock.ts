@@ -1,0 +1,152 @@
+import { promises as fs, constants } from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { HomeportError } from '../errors';
+
+/**
+ * A cross-process lock: a file created with O_EXCL that holds the owner's pid. A lock whose
+ * owner died (SIGKILL, power cut) is taken over; a live owner means "busy". Taking over is
+ * itself guarded by a second O_EXCL file, so two processes that both find the same stale
+ * lock cannot both remove it and then both believe they own the fresh one.
+ */
+export interface Lock {
+  readonly file: string;
+  release(): Promise<void>;
+}
+
+interface Owner {
+  pid: number;
+  nonce: string;
+  since: string;
+}
+
+export interface LockOptions {
+  /** Shown in the "busy" error, e.g. `certificate "example.com"`. */
+  what: string;
+  /** Keep trying this long while a live process holds the lock (default: fail at once). */
+  waitMs?: number;
+}
+
+export async function acquireLock(file: string, opts: LockOptions): Promise<Lock> {
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const me: Owner = { pid: process.pid, nonce: randomBytes(8).toString('hex'), since: new Date().toISOString() };
+  const deadline = Date.now() + (opts.waitMs ?? 0);
+  for (;;) {
+    if (await tryCreate(file, me)) return makeLock(file, me);
+    const holder = await readOwner(file);
+    if (holder === 'gone') continue;
+    if (holder === undefined && (await youngerThan(file, 2000))) {
+      // Its owner may be between creating the file and writing its pid: give it a moment.
+      await new Promise((r) => setTimeout(r, 20));
+      continue;
+    }
+    if (holder === undefined || !isAlive(holder.pid)) {
+      await takeOver(file, holder);
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      throw new HomeportError(
+        'certs.locked',
+        `Another Homeport process (pid ${holder.pid}) is working on ${opts.what} right now.`,
+        { fix: `Wait for it to finish, or stop process ${holder.pid} and try again.`, details: { pid: holder.pid, lockFile: file } },
+      );
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function tryCreate(file: string, me: Owner): Promise<boolean> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+  try {
+    await handle.writeFile(JSON.stringify(me));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return true;
+}
+
+/** undefined: a lock file without a readable owner (crash between create and write). */
+async function readOwner(file: string): Promise<Owner | undefined | 'gone'> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+    throw e;
+  }
+  try {
+    const o = JSON.parse(text) as Owner;
+    return Number.isInteger(o.pid) ? o : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function youngerThan(file: string, ms: number): Promise<boolean> {
+  try {
+    return Date.now() - (await fs.stat(file)).mtimeMs < ms;
+  } catch {
+    return false;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: the process exists but belongs to someone else; it is alive.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function takeOver(file: string, stale: Owner | undefined): Promise<void> {
+  const guardFile = `${file}.takeover`;
+  const me: Owner = { pid: process.pid, nonce: randomBytes(8).toString('hex'), since: new Date().toISOString() };
+  if (!(await tryCreate(guardFile, me))) {
+    const guard = await readOwner(guardFile);
+    // A takeover guard left by a process that died mid-takeover is itself stale.
+    if (guard !== 'gone' && (guard === undefined || !isAlive(guard.pid))) await fs.rm(guardFile, { force: true });
+    await new Promise((r) => setTimeout(r, 10));
+    return;
+  }
+  try {
+    // Remove the lock only if it is still the stale one we judged: someone may have taken
+    // it over and released it, and a fresh owner may hold it by now.
+    const now = await readOwner(file);
+    const same = now !== 'gone' && (now === undefined ? stale === undefined : stale !== undefined && now.nonce === stale.nonce);
+    if (same) await fs.rm(file, { force: true });
+  } finally {
+    await fs.rm(guardFile, { force: true });
+  }
+}
+
+function makeLock(file: string, me: Owner): Lock {
+  let released = false;
+  return {
+    file,
+    async release() {
+      if (released) return;
+      released = true;
+      const now = await readOwner(file);
+      if (now !== 'gone' && now?.nonce === me.nonce) await fs.rm(file, { force: true });
+    },
+  };
+}
+
+/** Runs fn while holding the lock. */
+export async function withLock<T>(file: string, opts: LockOptions, fn: () => Promise<T>): Promise<T> {
+  const lock = await acquireLock(file, opts);
+  try {
+    return await fn();
+  } finally {
+    await lock.release();
+  }
+}

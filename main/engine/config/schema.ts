@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import { RouteSchema } from './routes';
+
+/**
+ * The config model: what the user asked for (CAs, certificates, ports, routes). Stored as
+ * <data>/config.json; the Electron app keeps the same JSON through electron-store.
+ * Unknown keys are kept (looseObject) so a file written by a newer Homeport survives a save.
+ */
+export const CONFIG_VERSION = 1;
+
+export const KEY_TYPES = ['ec256', 'ec384', 'rsa2048', 'rsa3072', 'rsa4096'] as const;
+export const CHALLENGES = ['http-01', 'tls-alpn-01', 'dns-01'] as const;
+
+export const KeyTypeSchema = z.enum(KEY_TYPES, {
+  error: (i) => `${JSON.stringify(i.input)} is not a key type; use one of ${KEY_TYPES.join(', ')}`,
+});
+export const ChallengeSchema = z.enum(CHALLENGES, {
+  error: (i) => `${JSON.stringify(i.input)} is not a challenge type; use one of ${CHALLENGES.join(', ')}`,
+});
+
+/**
+ * What to do with a first certificate while it is not yet CT-ready (renewals always keep the
+ * previous certificate until the new one is ready): hold it back, serve it at once, or serve
+ * it but let the proxy hold each TLS handshake up to N seconds for the ready moment.
+ */
+export const ServingPolicySchema = z.union(
+  [
+    z.literal('hold'),
+    z.literal('serve-now'),
+    z.strictObject({ holdHandshakeSeconds: z.number().int().min(0).max(60) }),
+  ],
+  { error: 'must be "hold", "serve-now" or {"holdHandshakeSeconds": 0..60}' },
+);
+
+/** A certificate's id: its directory under <data>/certs/, safe on every file system. */
+export const CertIdSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,199}$/, 'must be lower-case letters, digits, ".", "_" or "-" (it names a directory)');
+
+const HostPortSchema = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:53 or [::1]:53');
+
+export const CaEntrySchema = z.looseObject({
+  /** A preset (letsencrypt, letsencrypt-staging, zerossl, google, buypass) or an https directory URL. */
+  ca: z.string().min(1, 'must name a CA preset or an https:// directory URL'),
+  /** PEM file of a private CA's root, trusted for this directory only. */
+  caRoot: z.string().min(1).optional(),
+  eab: z.strictObject({ kid: z.string().min(1), hmacKey: z.string().min(1) }).optional(),
+});
+
+export const CertificateConfigSchema = z.looseObject({
+  name: CertIdSchema,
+  names: z.array(z.string().min(1, 'a name cannot be empty')).min(1, 'needs at least one DNS name').max(100),
+  keyType: KeyTypeSchema.default('ec256'),
+  challenge: ChallengeSchema.optional(),
+  /** Key into `dnsProviders`, for dns-01. */
+  dnsProvider: z.string().min(1).optional(),
+  serving: ServingPolicySchema.default('hold'),
+});
+
+export const ConfigSchema = z.looseObject({
+  version: z.literal(CONFIG_VERSION).default(CONFIG_VERSION),
+  email: z.email('must be an e-mail address like you@example.com').optional(),
+  /** The user accepted the CA's terms of service (asked once, explicitly). */
+  acceptTos: z.boolean().default(false),
+  /** Tried in order: when one fails in a way retrying will not fix soon, the next one issues. */
+  cas: z.array(CaEntrySchema).min(1, 'needs at least one CA').default([{ ca: 'letsencrypt' }]),
+  certificates: z.array(CertificateConfigSchema).default([]),
+  /** dns-01 providers by a name the certificates refer to; their fields belong to acme/dns/. */
+  dnsProviders: z.record(z.string(), z.looseObject({ provider: z.string().min(1) })).default({}),
+  listeners: z
+    .looseObject({
+      httpPort: z.number().int().min(0).max(65535).default(80),
+      httpsPort: z.number().int().min(0).max(65535).default(443),
+    })
+    .default({ httpPort: 80, httpsPort: 443 }),
+  /** DNS server to ask instead of the system resolver (pre-flight, dns-01 propagation). */
+  resolver: HostPortSchema.optional(),
+  /**
+   * The default readiness gate (until CT readiness is plugged in): a new certificate is served
+   * once its notBefore has passed by this many seconds.
+   */
+  readinessMarginSeconds: z.number().int().min(0).max(86_400).default(60),
+  routes: z.array(RouteSchema).default([]),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type CaEntry = z.infer<typeof CaEntrySchema>;
+export type CertificateConfig = z.infer<typeof CertificateConfigSchema>;
+export type ServingPolicy = z.infer<typeof ServingPolicySchema>;
