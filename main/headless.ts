@@ -1,0 +1,207 @@
+import * as http from 'node:http';
+import { promises as fs } from 'node:fs';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { ApiHost } from './api/dispatch';
+import { CONTENT_SECURITY_POLICY, resolveUiFile } from './api/ui-files';
+
+/**
+ * The same engine and UI without Electron: an HTTP server on loopback only. Anyone on this
+ * machine can reach a loopback port, and any web page can make the browser try, so every
+ * request must carry a random token (the URL printed once sets it as a cookie), the Host
+ * header must name loopback (DNS rebinding), and state-changing calls must be same-origin
+ * JSON POSTs.
+ */
+export interface HeadlessOptions {
+  api: ApiHost;
+  /** 0 (default) lets the OS pick a free port. */
+  port?: number;
+  /** 127.0.0.1 (default) or ::1; anything else is refused. */
+  host?: '127.0.0.1' | '::1';
+  /** For tests; otherwise 32 random bytes. */
+  token?: string;
+}
+
+export interface HeadlessHost {
+  /** Open this once: it carries the token and sets the cookie. */
+  url: string;
+  origin: string;
+  port: number;
+  token: string;
+  close(): Promise<void>;
+}
+
+const COOKIE = 'homeport_token';
+const MAX_BODY = 1024 * 1024;
+const HEARTBEAT_MS = 15_000;
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'Cache-Control': 'no-store',
+  'Permissions-Policy': 'camera=(), microphone=(), geolocation=(), usb=(), serial=(), hid=()',
+};
+
+export async function startHeadlessHost(opts: HeadlessOptions): Promise<HeadlessHost> {
+  const host = opts.host ?? '127.0.0.1';
+  if (host !== '127.0.0.1' && host !== '::1') {
+    throw new Error(`The headless host only listens on loopback (127.0.0.1 or ::1), not ${String(host)}.`);
+  }
+  const token = opts.token ?? randomBytes(32).toString('base64url');
+  const tokenBytes = Buffer.from(token);
+  const streams = new Set<http.ServerResponse>();
+  let port = 0;
+
+  const allowedHosts = () => new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]);
+  const ownOrigins = () => new Set([...allowedHosts()].map((h) => `http://${h}`));
+
+  const tokenMatches = (candidate: string | undefined): boolean => {
+    if (!candidate) return false;
+    const b = Buffer.from(candidate);
+    return b.length === tokenBytes.length && timingSafeEqual(b, tokenBytes);
+  };
+
+  const presentedToken = (req: http.IncomingMessage): string | undefined => {
+    const auth = req.headers.authorization;
+    if (auth?.startsWith('Bearer ')) return auth.slice(7).trim();
+    const header = req.headers['x-homeport-token'];
+    if (typeof header === 'string') return header;
+    for (const part of (req.headers.cookie ?? '').split(';')) {
+      const [k, ...v] = part.trim().split('=');
+      if (k === COOKIE) return v.join('=');
+    }
+    return undefined;
+  };
+
+  const send = (res: http.ServerResponse, status: number, body: string | Buffer, type = 'text/plain; charset=utf-8', extra: Record<string, string> = {}) => {
+    res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), ...extra });
+    res.end(body);
+  };
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    // DNS rebinding: a hostile page can point its own name at 127.0.0.1, but cannot make the
+    // browser send a loopback Host header for it.
+    if (!allowedHosts().has((req.headers.host ?? '').toLowerCase())) {
+      return send(res, 421, 'This Homeport address only answers to 127.0.0.1, localhost or [::1].\n');
+    }
+    const url = new URL(req.url ?? '/', `http://${req.headers.host}`);
+
+    // The printed link: trade the token in the query for a cookie, then drop it from the address bar.
+    const queryToken = url.searchParams.get('token');
+    if (req.method === 'GET' && url.pathname === '/' && queryToken !== null) {
+      if (!tokenMatches(queryToken)) return send(res, 401, unauthorizedText);
+      return send(res, 303, '', 'text/plain; charset=utf-8', {
+        Location: '/',
+        'Set-Cookie': `${COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict`,
+      });
+    }
+    if (!tokenMatches(presentedToken(req))) return send(res, 401, unauthorizedText);
+
+    if (url.pathname === '/api/events') {
+      if (req.method !== 'GET') return send(res, 405, 'Use GET.\n', undefined, { Allow: 'GET' });
+      return openEventStream(res);
+    }
+    if (url.pathname.startsWith('/api/')) {
+      if (req.method !== 'POST') return send(res, 405, 'Use POST.\n', undefined, { Allow: 'POST' });
+      // A cross-site page cannot send this content type without a CORS preflight, which we never grant.
+      if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
+        return send(res, 415, 'Send application/json.\n');
+      }
+      const origin = req.headers.origin;
+      if (origin !== undefined && !ownOrigins().has(origin)) return send(res, 403, 'Cross-origin requests are refused.\n');
+      const method = url.pathname.slice('/api/'.length);
+      if (!opts.api.methods.includes(method as never)) return send(res, 404, `There is no API method "${method}".\n`);
+      let input: unknown;
+      try {
+        const raw = await readBody(req);
+        input = raw.length === 0 ? undefined : JSON.parse(raw.toString('utf8'));
+      } catch (e) {
+        return send(res, 400, JSON.stringify({ ok: false, error: { code: 'api.bad-request', message: (e as Error).message } }), 'application/json');
+      }
+      const result = await opts.api.call(method, input);
+      return send(res, 200, JSON.stringify(result), 'application/json');
+    }
+
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'Use GET.\n', undefined, { Allow: 'GET, HEAD' });
+    const file = resolveUiFile(url.pathname);
+    if (!file) return send(res, 404, 'Not found.\n');
+    let body: Buffer;
+    try {
+      body = await fs.readFile(file.file);
+    } catch {
+      return send(res, 404, 'Not found (was the UI built? run npm run build).\n');
+    }
+    return send(res, 200, body, file.mime);
+  };
+
+  const openEventStream = (res: http.ServerResponse) => {
+    res.writeHead(200, {
+      ...SECURITY_HEADERS,
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    res.write(': connected\n\n');
+    streams.add(res);
+    const unsubscribe = opts.api.onEvent((event) => {
+      res.write(`event: ${event.type}\ndata: ${JSON.stringify(event.payload)}\n\n`);
+    });
+    const beat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+    beat.unref();
+    res.on('close', () => {
+      clearInterval(beat);
+      unsubscribe();
+      streams.delete(res);
+    });
+  };
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      if (!res.headersSent) send(res, 500, `Homeport could not answer: ${(e as Error).message}\n`);
+      else res.destroy();
+    });
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 60_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  port = (server.address() as AddressInfo).port;
+  const origin = host === '::1' ? `http://[::1]:${port}` : `http://127.0.0.1:${port}`;
+
+  return {
+    url: `${origin}/?token=${token}`,
+    origin,
+    port,
+    token,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of streams) s.end();
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+const unauthorizedText =
+  'Homeport needs its access token. Open the link Homeport printed when it started (it contains ?token=…).\n';
+
+async function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new Error('The request body is larger than 1 MB.');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,86 @@
+import type { CertificateSummary, RouteView } from '../../main/api/contract';
+import { errorBox, liveCountdown, type Ctx } from '../app.js';
+import { h, relative } from '../dom.js';
+import { pendingReadiness, stateBadge } from './common.js';
+
+export function dashboard(ctx: Ctx): HTMLElement {
+  const { certificates, routes } = ctx.overview;
+  const now = Date.now();
+  return h('main', { class: 'page', 'data-view': 'dashboard' },
+    h('header', { class: 'page-head' },
+      h('h1', {}, 'Certificates'),
+      h('button', { class: 'primary', onclick: () => ctx.go('#/wizard') }, 'Add certificate'),
+    ),
+    certificates.length === 0
+      ? h('div', { class: 'empty' }, h('p', {}, 'No certificates yet.'), h('button', { class: 'primary', onclick: () => ctx.go('#/wizard') }, 'Get your first certificate'))
+      : h('ul', { class: 'cards' }, certificates.map((c) => certCard(c, now))),
+    h('header', { class: 'page-head' }, h('h2', {}, 'Proxy routes')),
+    routesTable(ctx, routes),
+  );
+}
+
+function certCard(cert: CertificateSummary, now: number): HTMLElement {
+  const pending = pendingReadiness(cert, now);
+  const cur = cert.current;
+  return h('li', { class: 'card cert', 'data-cert': cert.name },
+    h('a', { class: 'card-link', href: `#/cert/${encodeURIComponent(cert.name)}` },
+      h('div', { class: 'card-top' }, h('h3', {}, cert.name), stateBadge(cert.state)),
+      cert.names.length > 1 ? h('p', { class: 'muted small' }, `also ${cert.names.slice(1).join(', ')}`) : null,
+      pending
+        ? h('div', { class: 'ct-wait' },
+            h('span', { class: 'muted' }, 'Every browser accepts it in '),
+            liveCountdown(pending, 'now'),
+          )
+        : cur?.readyAt === null
+          ? h('p', { class: 'warn-text small' }, cur.readyReason ?? 'Not accepted by every browser.')
+          : null,
+      h('dl', { class: 'facts' },
+        cur ? [h('dt', {}, 'Expires'), h('dd', {}, relative(cur.notAfter, now))] : null,
+        cert.renewAt ? [h('dt', {}, 'Renews'), h('dd', {}, relative(cert.renewAt, now))] : null,
+        cur ? [h('dt', {}, 'Issued by'), h('dd', {}, cur.issuer)] : null,
+      ),
+      cert.lastError ? h('p', { class: 'bad-text small' }, cert.lastError.message) : null,
+    ),
+  );
+}
+
+function routesTable(ctx: Ctx, routes: RouteView[]): HTMLElement {
+  const host = h('input', { name: 'host', placeholder: 'jellyfin.example.com', 'aria-label': 'Host', required: true });
+  const upstream = h('input', { name: 'upstream', placeholder: 'http://192.168.1.20:8096', 'aria-label': 'Upstream', required: true });
+  const status = h('div', { class: 'form-status' });
+  const add = async (e: Event) => {
+    e.preventDefault();
+    status.replaceChildren();
+    try {
+      await ctx.client.addRoute({ host: host.value, upstreams: [upstream.value] });
+      await ctx.refresh();
+    } catch (err) {
+      status.replaceChildren(errorBox(err));
+    }
+  };
+  return h('section', { class: 'routes' },
+    routes.length === 0
+      ? h('p', { class: 'muted' }, 'No routes yet. Add one to serve a home service under its own name.')
+      : h('table', { class: 'table' },
+          h('thead', {}, h('tr', {}, h('th', {}, 'Host'), h('th', {}, 'Upstream'), h('th', { class: 'num' }, 'Requests'), h('th', { class: 'num' }, 'Errors'), h('th', { class: 'num' }, 'p99'), h('th', {}))),
+          h('tbody', {}, routes.map((r) =>
+            h('tr', { 'data-route': r.host },
+              h('td', {}, r.host + (r.pathPrefix ?? '')),
+              h('td', { class: 'mono small' }, r.upstreams.join(', ')),
+              h('td', { class: 'num' }, r.counters ? r.counters.requests.toLocaleString() : '–'),
+              h('td', { class: 'num' }, r.counters ? r.counters.errors.toLocaleString() : '–'),
+              h('td', { class: 'num' }, r.counters?.p99Ms !== undefined ? `${r.counters.p99Ms} ms` : '–'),
+              h('td', { class: 'num' }, h('button', { class: 'link', onclick: async () => {
+                try {
+                  await ctx.client.removeRoute({ host: r.host });
+                  await ctx.refresh();
+                } catch (err) {
+                  status.replaceChildren(errorBox(err));
+                }
+              } }, 'Remove')),
+            ))),
+        ),
+    h('form', { class: 'inline-form', onsubmit: add }, host, upstream, h('button', { type: 'submit' }, 'Add route')),
+    status,
+  );
+}

@@ -1,0 +1,127 @@
+import type { ChallengeType, CheckStatus, PreflightReport, ServingPolicy } from '../../main/api/contract';
+import { errorBox, type Ctx } from '../app.js';
+import { h, mount } from '../dom.js';
+import { icon } from './common.js';
+
+const STATUS_ICON: Record<CheckStatus, 'check' | 'warn' | 'cross' | 'dash'> = { pass: 'check', warn: 'warn', fail: 'cross', skip: 'dash' };
+const CHALLENGE_TEXT: Record<ChallengeType, string> = {
+  'http-01': 'HTTP on port 80',
+  'tls-alpn-01': 'TLS on port 443',
+  'dns-01': 'a DNS record',
+};
+
+/**
+ * The guided path to a first certificate: names → pre-flight checks → issue. Nothing goes
+ * to the CA until the checks have run and the user presses the button.
+ */
+export function wizard(ctx: Ctx): HTMLElement {
+  const body = h('div', { class: 'wizard-body' });
+  const steps = h('ol', { class: 'steps' }, h('li', { 'data-step': 'names' }, 'Names'), h('li', { 'data-step': 'checks' }, 'Checks'), h('li', { 'data-step': 'issue' }, 'Certificate'));
+  const at = (step: 'names' | 'checks' | 'issue') => {
+    for (const li of steps.querySelectorAll('li')) {
+      li.classList.toggle('current', li.dataset.step === step);
+    }
+  };
+
+  const namesStep = (initial = '') => {
+    at('names');
+    const input = h('input', { id: 'names', name: 'names', value: initial, placeholder: 'home.example.com, www.home.example.com', autocomplete: 'off', spellcheck: 'false', required: true });
+    const status = h('div', { class: 'form-status' });
+    const submit = async (e: Event) => {
+      e.preventDefault();
+      const names = input.value.split(/[\s,]+/).map((x) => x.trim()).filter(Boolean);
+      status.replaceChildren(h('p', { class: 'muted' }, 'Checking DNS, ports and CAA records…'));
+      try {
+        const report = await ctx.client.preflight({ names });
+        checksStep(names, report);
+      } catch (err) {
+        status.replaceChildren(errorBox(err));
+      }
+    };
+    mount(body,
+      h('form', { class: 'stack', onsubmit: submit },
+        h('label', { for: 'names' }, 'Which names should the certificate cover?'),
+        input,
+        h('p', { class: 'muted small' }, 'Separate several names with commas. A wildcard like *.example.com needs a DNS provider.'),
+        h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Run checks')),
+        status,
+      ),
+    );
+    input.focus();
+  };
+
+  const checksStep = (names: string[], report: PreflightReport) => {
+    at('checks');
+    const ready = report.verdict === 'ready';
+    mount(body,
+      h('div', { class: 'stack' },
+        h('div', { class: `callout ${ready ? 'good' : 'bad'}`, 'data-verdict': report.verdict },
+          h('strong', {}, ready ? 'Ready to issue.' : 'Not yet: fix what is marked below first.'),
+          ready && report.recommendedChallenge ? h('p', {}, `Homeport will prove control with ${CHALLENGE_TEXT[report.recommendedChallenge]}.`) : null,
+        ),
+        report.names.map((n) =>
+          h('section', { class: 'check-group' },
+            h('h3', {}, n.name),
+            h('ul', { class: 'checks' }, n.checks.map((c) =>
+              h('li', { class: `check ${c.status}`, 'data-check': c.id },
+                icon(STATUS_ICON[c.status]),
+                h('div', {},
+                  h('p', {}, c.summary),
+                  c.fix && c.status !== 'pass' ? h('p', { class: 'fix' }, c.fix) : null,
+                ),
+              ))),
+          )),
+        h('div', { class: 'actions' },
+          h('button', { onclick: () => namesStep(names.join(', ')) }, 'Back'),
+          h('button', { class: 'primary', disabled: !ready, onclick: () => issueStep(names, report.recommendedChallenge) }, 'Continue'),
+        ),
+      ),
+    );
+  };
+
+  const issueStep = (names: string[], challenge: ChallengeType | null) => {
+    at('issue');
+    const policy = (value: string, title: string, text: string, checked = false) =>
+      h('label', { class: 'choice' },
+        h('input', { type: 'radio', name: 'policy', value, checked }),
+        h('span', {}, h('strong', {}, title), h('span', { class: 'muted small' }, text)),
+      );
+    const form = h('form', { class: 'stack' },
+      h('fieldset', {},
+        h('legend', {}, 'Until every browser accepts the new certificate'),
+        policy('serve-now', 'Serve it right away', 'Visitors with a slow clock may see a warning for a few seconds. Homeport tells you when it is safe for everyone.', true),
+        policy('hold', 'Wait, then serve', 'Nothing is served for these names until every browser accepts the certificate.'),
+      ),
+      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Get certificate')),
+    );
+    const progress = h('ol', { class: 'progress', 'aria-live': 'polite' });
+    const status = h('div', { class: 'form-status' });
+    ctx.onEvent((e) => {
+      if (e.type === 'progress' && names.includes(e.payload.name)) progress.append(h('li', {}, e.payload.step));
+    });
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const chosen = (form.querySelector('input[name=policy]:checked') as HTMLInputElement).value as ServingPolicy;
+      form.querySelector('button')!.disabled = true;
+      status.replaceChildren(h('p', { class: 'muted' }, 'Talking to the CA…'));
+      try {
+        const cert = await ctx.client.issue({ names, servingPolicy: chosen, ...(challenge ? { challenge } : {}) });
+        await ctx.refresh();
+        ctx.toast(`Certificate for ${cert.name} issued.`, 'good');
+        ctx.go(`#/cert/${encodeURIComponent(cert.name)}`);
+      } catch (err) {
+        form.querySelector('button')!.disabled = false;
+        status.replaceChildren(errorBox(err));
+      }
+    });
+    mount(body, h('div', { class: 'stack' }, h('p', {}, `A certificate for ${names.join(', ')}.`), form, progress, status));
+  };
+
+  namesStep();
+  return h('main', { class: 'page narrow', 'data-view': 'wizard' },
+    h('header', { class: 'page-head' }, h('h1', {}, ctx.overview.setUp ? 'Add a certificate' : 'Welcome to Homeport')),
+    ctx.overview.setUp ? null : h('p', { class: 'lead' }, 'Homeport gets certificates for your home services, checks first what could go wrong, and tells you the moment every browser accepts them.'),
+    steps,
+    body,
+  );
+}
