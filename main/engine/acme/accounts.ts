@@ -1,0 +1,113 @@
+import { promises as fs, constants } from 'node:fs';
+import { createPrivateKey, generateKeyPair, randomBytes, KeyObject } from 'node:crypto';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { writeFileAtomic, fsyncDir } from '../atomic-file';
+import { HomeportError } from '../errors';
+import type { ResolvedCa } from './cas';
+import type { AcmeClient } from './client';
+
+/**
+ * One ACME account per CA, kept in <data>/accounts/<ca-id>/: key.pem (ECDSA P-256, 0600,
+ * created once and never replaced) and account.json (the account URL). Reusing it avoids a
+ * newAccount per issuance and keeps the CA's rate limits and history on one account.
+ */
+export interface StoredAccount {
+  url: string;
+  directoryUrl: string;
+  email?: string;
+  createdAt: string;
+}
+
+export function accountDir(dataDir: string, caId: string): string {
+  return path.join(dataDir, 'accounts', caId);
+}
+
+/** The account key, created on first use. Two processes racing here end with the same key. */
+export async function loadOrCreateAccountKey(dir: string): Promise<KeyObject> {
+  const file = path.join(dir, 'key.pem');
+  try {
+    return createPrivateKey(await fs.readFile(file, 'utf8'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw unreadable(file, e);
+  }
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  const { privateKey } = await promisify(generateKeyPair)('ec', { namedCurve: 'prime256v1' });
+  const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  // Write aside, then link into place: link never replaces, so a key another process
+  // created first wins and ours is dropped.
+  const tmp = path.join(dir, `.key.pem.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await fs.open(tmp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+  try {
+    await handle.writeFile(pem);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await fs.link(tmp, file);
+    await fsyncDir(dir);
+    return privateKey;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    return createPrivateKey(await fs.readFile(file, 'utf8'));
+  } finally {
+    await fs.rm(tmp, { force: true });
+  }
+}
+
+function unreadable(file: string, e: unknown): HomeportError {
+  return new HomeportError('acme.account-unreadable', `The ACME account key ${file} cannot be read.`, {
+    fix: 'Check its permissions; if it is damaged, remove its folder and Homeport creates a new account.',
+    cause: e,
+  });
+}
+
+async function readStored(dir: string): Promise<StoredAccount | undefined> {
+  try {
+    const json = JSON.parse(await fs.readFile(path.join(dir, 'account.json'), 'utf8')) as StoredAccount;
+    return typeof json.url === 'string' ? json : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Makes `client` use this CA's account: the stored one, or a new one after checking that
+ * the terms are accepted and EAB credentials are there when the CA requires them.
+ */
+export async function ensureAccount(
+  client: AcmeClient,
+  dir: string,
+  ca: ResolvedCa,
+  opts: { email?: string; acceptTos?: boolean },
+): Promise<StoredAccount> {
+  const stored = await readStored(dir);
+  if (stored && stored.directoryUrl === client.directoryUrl) {
+    client.accountUrl = stored.url;
+    if (opts.email && opts.email !== stored.email) {
+      await client.post(stored.url, { contact: [`mailto:${opts.email}`] });
+      const updated = { ...stored, email: opts.email };
+      await writeFileAtomic(path.join(dir, 'account.json'), JSON.stringify(updated, null, 2) + '\n', { mode: 0o600 });
+      return updated;
+    }
+    return stored;
+  }
+  const directory = await client.directory();
+  const tos = directory.meta?.termsOfService;
+  if (tos && !opts.acceptTos) {
+    throw new HomeportError('acme.tos-not-accepted', `${ca.displayName} asks you to accept its terms of service (${tos}) before it creates an account.`, {
+      fix: `Read ${tos} and pass --accept-tos (or accept them in the app).`,
+      details: { termsOfService: tos },
+    });
+  }
+  if ((ca.eabRequired || directory.meta?.externalAccountRequired) && !ca.eab) {
+    throw new HomeportError('acme.eab-required', `${ca.displayName} requires External Account Binding (EAB) credentials to create an account.`, {
+      fix: `${ca.eabHint ?? 'Get an EAB key id and HMAC key from the CA.'} Then pass --eab-kid and --eab-hmac-key.`,
+    });
+  }
+  const url = await client.newAccount({ email: opts.email, termsOfServiceAgreed: Boolean(tos && opts.acceptTos), eab: ca.eab });
+  const account: StoredAccount = { url, directoryUrl: client.directoryUrl, email: opts.email, createdAt: new Date().toISOString() };
+  await writeFileAtomic(path.join(dir, 'account.json'), JSON.stringify(account, null, 2) + '\n', { mode: 0o600 });
+  return account;
+}

@@ -1,0 +1,276 @@
+import { generateKeyPair, KeyObject } from 'node:crypto';
+import { isIP } from 'node:net';
+import { promisify } from 'node:util';
+import { HomeportError } from '../errors';
+import type { ChallengeType, IssueRequest, IssuedCertificate, Issuer, KeyType, RenewalWindow } from '../certs/types';
+import { accountDir, ensureAccount, loadOrCreateAccountKey } from './accounts';
+import { resolveCa, type CaSpec, type ResolvedCa } from './cas';
+import { ChallengeStore } from './challenges';
+import { AcmeClient, type AcmeAuthorization, type AcmeChallenge, type AcmeOrder } from './client';
+import type { DnsProvider } from './dns-provider';
+import { createCsr, generateKey, keyToPem } from './keys';
+import { isWildcard, normalizeNames } from './names';
+import { AcmeProblemError, addressFromDetail, isCaSpecificFailure } from './problems';
+import { ariCertId, toRenewalWindow } from './renewal';
+import { dns01Solver, http01Solver, tlsAlpn01Solver, type Solvers } from './solvers';
+import { loadCaBundle, Transport, type ServerDate } from './transport';
+
+export interface AcmeIssuerOptions {
+  /** Data directory; accounts live in <dataDir>/accounts/<ca-id>/. */
+  dataDir: string;
+  /** CAs in order of preference; later ones issue when earlier ones are down or refuse. */
+  cas: CaSpec[];
+  email?: string;
+  /** The user accepted the CA's terms of service (needed once, when the account is created). */
+  acceptTos?: boolean;
+  /** Where http-01 and tls-alpn-01 answers go; serve it with challenge-listeners.ts or the proxy. */
+  challenges?: ChallengeStore;
+  dnsProvider?: DnsProvider;
+  /** DNS server (host:port) where dns-01 records must be visible before validation. */
+  resolver?: string;
+  /** Challenges this host can answer; default http-01 and tls-alpn-01, plus dns-01 with a provider. */
+  canServe?: ChallengeType[];
+  dnsPropagationTimeoutMs?: number;
+}
+
+/** Picking order when the user forces nothing: the cheapest to serve first. */
+const PRIORITY: ChallengeType[] = ['http-01', 'tls-alpn-01', 'dns-01'];
+
+interface Session {
+  ca: ResolvedCa;
+  transport: Transport;
+  client: Promise<AcmeClient>;
+}
+
+/**
+ * Issues certificates from an ordered list of ACME CAs (Issuer in certs/types.ts). One
+ * session per CA (connection, directory, account) is opened on first use and kept, so a
+ * long-running engine pays the handshake and account lookup once.
+ */
+export class AcmeIssuer implements Issuer {
+  readonly challenges: ChallengeStore;
+  private readonly cas: ResolvedCa[];
+  private readonly sessions = new Map<string, Session>();
+  private readonly solvers: Solvers;
+  private alpnKey?: Promise<KeyObject>;
+
+  constructor(private readonly opts: AcmeIssuerOptions) {
+    if (opts.cas.length === 0) {
+      throw new HomeportError('config.no-ca', 'No CA is configured.', { fix: 'Choose a CA, e.g. --ca letsencrypt.' });
+    }
+    this.cas = opts.cas.map(resolveCa);
+    this.challenges = opts.challenges ?? new ChallengeStore();
+    this.solvers = {
+      'http-01': http01Solver(this.challenges),
+      'tls-alpn-01': tlsAlpn01Solver(this.challenges, () => (this.alpnKey ??= promisify(generateKeyPair)('ec', { namedCurve: 'prime256v1' }).then((k) => k.privateKey))),
+      ...(opts.dnsProvider
+        ? { 'dns-01': dns01Solver(opts.dnsProvider, { resolver: opts.resolver, timeoutMs: opts.dnsPropagationTimeoutMs }) }
+        : {}),
+    };
+  }
+
+  /** The CAs in order, resolved (display name, CAA identities …). */
+  get caList(): readonly ResolvedCa[] {
+    return this.cas;
+  }
+
+  /** The latest HTTP Date a CA sent, with our clock at that moment (for clock-skew checks). */
+  get lastServerDate(): (ServerDate & { ca: string }) | undefined {
+    let latest: (ServerDate & { ca: string }) | undefined;
+    for (const s of this.sessions.values()) {
+      const d = s.transport.lastServerDate;
+      if (d && (!latest || d.localTime > latest.localTime)) latest = { ...d, ca: s.ca.id };
+    }
+    return latest;
+  }
+
+  private session(ca: ResolvedCa): Session {
+    let s = this.sessions.get(ca.id);
+    if (!s) {
+      const transport = new Transport(ca.displayName, { caPem: ca.caRoot ? loadCaBundle(ca.caRoot) : undefined });
+      const client = (async () => {
+        const dir = accountDir(this.opts.dataDir, ca.id);
+        const key = await loadOrCreateAccountKey(dir);
+        const c = new AcmeClient(transport, ca.directoryUrl, key, ca.displayName);
+        await c.directory();
+        await ensureAccount(c, dir, ca, { email: this.opts.email, acceptTos: this.opts.acceptTos });
+        return c;
+      })();
+      s = { ca, transport, client };
+      this.sessions.set(ca.id, s);
+      // A failed start is not cached: the next issue() tries again from scratch.
+      client.catch(() => {
+        if (this.sessions.get(ca.id) === s) this.sessions.delete(ca.id);
+        transport.close();
+      });
+    }
+    return s;
+  }
+
+  async issue(req: IssueRequest): Promise<IssuedCertificate> {
+    const names = normalizeNames(req.names);
+    this.checkChallengeChoice(names, req.challenge);
+    const keyType: KeyType = req.keyType ?? 'ec256';
+    // Key generation (slow for RSA 4096) overlaps with the network round trips.
+    const key = generateKey(keyType);
+    key.catch(() => undefined);
+    const failures: { ca: ResolvedCa; error: unknown }[] = [];
+    for (const [i, ca] of this.cas.entries()) {
+      try {
+        return await this.issueWith(ca, names, key, req);
+      } catch (e) {
+        failures.push({ ca, error: e });
+        const next = this.cas[i + 1];
+        if (!next || !isCaSpecificFailure(e)) break;
+        req.onProgress?.(`${ca.displayName} failed (${e instanceof Error ? e.message : String(e)}); trying ${next.displayName}`);
+      }
+    }
+    if (failures.length === 1) throw failures[0].error;
+    const first = failures[0].error;
+    throw new HomeportError(
+      'acme.all-cas-failed',
+      `No CA issued the certificate: ${failures.map((f) => `${f.ca.displayName}: ${f.error instanceof Error ? f.error.message : String(f.error)}`).join(' ')}`,
+      {
+        fix: first instanceof HomeportError ? first.fix : 'Try again later.',
+        cause: first,
+        details: { attempts: failures.map((f) => ({ ca: f.ca.id, ...(f.error instanceof HomeportError ? f.error.toJSON() : { message: String(f.error) }) })) },
+      },
+    );
+  }
+
+  private checkChallengeChoice(names: string[], forced: ChallengeType | undefined): void {
+    const wildcard = names.find(isWildcard);
+    if (wildcard && forced && forced !== 'dns-01') {
+      throw new HomeportError('acme.wildcard-needs-dns01', `${wildcard} is a wildcard name, and CAs validate wildcards only with dns-01, not ${forced}.`, {
+        fix: 'Use --challenge dns-01 with a DNS provider, or name each host instead of the wildcard.',
+      });
+    }
+    if ((wildcard || forced === 'dns-01') && !this.solvers['dns-01']) {
+      throw new HomeportError('acme.dns01-needs-provider', wildcard
+        ? `${wildcard} is a wildcard name, which needs dns-01, and no DNS provider is configured.`
+        : 'dns-01 was chosen but no DNS provider is configured.', {
+        fix: 'Configure a DNS provider (RFC 2136 or Cloudflare) for this domain.',
+      });
+    }
+  }
+
+  private allowedChallenges(name: string, forced: ChallengeType | undefined): ChallengeType[] {
+    if (isWildcard(name)) return ['dns-01'];
+    if (forced) return [forced];
+    const can = this.opts.canServe ?? PRIORITY.filter((t) => this.solvers[t]);
+    return PRIORITY.filter((t) => can.includes(t) && this.solvers[t]);
+  }
+
+  private async issueWith(ca: ResolvedCa, names: string[], keyP: Promise<KeyObject>, req: IssueRequest): Promise<IssuedCertificate> {
+    const progress = (step: string) => req.onProgress?.(step);
+    const signal = req.signal;
+    progress(`Connecting to ${ca.displayName}`);
+    const client = await this.session(ca).client;
+    const directory = await client.directory();
+    let replaces: string | undefined;
+    if (req.replacing && directory.renewalInfo) {
+      try {
+        replaces = ariCertId(req.replacing);
+      } catch {
+        // A certificate without an AKI cannot be named; the order simply goes without `replaces`.
+      }
+    }
+    const identifiers = names.map((n) => ({ type: isIP(n) ? ('ip' as const) : ('dns' as const), value: n }));
+    progress(`Asking ${ca.displayName} for an order (${names.join(', ')})`);
+    let order: AcmeOrder;
+    try {
+      order = await client.newOrder(identifiers, { replaces, signal });
+    } catch (e) {
+      // RFC 9773 §5: a CA may refuse `replaces` (already replaced, unknown); the new order stands without it.
+      if (!replaces || !(e instanceof AcmeProblemError) || e.shortType === 'rateLimited') throw e;
+      order = await client.newOrder(identifiers, { signal });
+    }
+    const authzs = await Promise.all(order.authorizations.map((u) => client.get<AcmeAuthorization>(u, signal)));
+    await Promise.all(authzs.map((a) => this.authorize(client, ca, a, req)));
+
+    progress('Finalizing the order');
+    const key = await keyP;
+    const csr = createCsr(names, key);
+    if (order.status !== 'ready') order = await client.poll<AcmeOrder>(order.url, (o) => o.status !== 'pending', { signal });
+    this.throwIfInvalid(order, ca);
+    order = await client.finalize(order, csr, signal);
+    if (order.status !== 'valid') {
+      order = await client.poll<AcmeOrder>(order.url, (o) => o.status === 'valid' || o.status === 'invalid', { signal });
+    }
+    this.throwIfInvalid(order, ca);
+    if (!order.certificate) throw client.badResponse('a valid order without a certificate URL');
+    progress('Downloading the certificate');
+    const pem = await client.downloadCertificate(order.certificate, signal);
+    const [leaf, ...chain] = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    if (!leaf) throw client.badResponse('the certificate download holds no PEM certificate');
+    return {
+      certPem: leaf + '\n',
+      chainPem: chain.map((b) => b + '\n').join(''),
+      keyPem: keyToPem(key),
+      ca: ca.preset ? ca.id : ca.directoryUrl,
+    };
+  }
+
+  private throwIfInvalid(order: AcmeOrder, ca: ResolvedCa): void {
+    if (order.status === 'invalid') {
+      throw new AcmeProblemError(order.error ?? { detail: 'the order became invalid' }, { ca: ca.displayName, caaIdentities: ca.caaIdentities });
+    }
+  }
+
+  /** Answers one authorization with the first challenge that can work, and waits for the verdict. */
+  private async authorize(client: AcmeClient, ca: ResolvedCa, authz: AcmeAuthorization, req: IssueRequest): Promise<void> {
+    if (authz.status === 'valid') return;
+    const name = (authz.wildcard ? '*.' : '') + authz.identifier.value;
+    const allowed = this.allowedChallenges(name, req.challenge);
+    const type = allowed.find((t) => authz.challenges.some((c) => c.type === t));
+    const challenge = authz.challenges.find((c) => c.type === type);
+    if (!type || !challenge) {
+      throw new HomeportError('acme.no-usable-challenge', `${ca.displayName} offers ${authz.challenges.map((c) => c.type).join(', ') || 'no challenge'} for ${name}, and Homeport can answer only ${allowed.join(', ') || 'none'} here.`, {
+        fix: 'Choose another challenge (--challenge) or configure a DNS provider for dns-01.',
+      });
+    }
+    const solver = this.solvers[type]!;
+    const keyAuthorization = client.keyAuthorization(challenge.token);
+    const host = authz.identifier.value;
+    req.onProgress?.(`Proving control of ${name} with ${type}`);
+    await solver.present(host, challenge.token, keyAuthorization, req.signal);
+    try {
+      await client.respond(challenge, req.signal);
+      const done = await client.poll<AcmeAuthorization>(authz.url, (a) => a.status !== 'pending', { signal: req.signal });
+      if (done.status !== 'valid') {
+        const failed: AcmeChallenge | undefined = done.challenges.find((c) => c.type === type) ?? challenge;
+        const record = failed.validationRecord?.[failed.validationRecord.length - 1];
+        const fromDetail = addressFromDetail(failed.error?.detail);
+        throw new AcmeProblemError(failed.error ?? { detail: `the authorization became ${done.status}` }, {
+          ca: ca.displayName,
+          identifier: name,
+          challenge: type,
+          addressUsed: record?.addressUsed ?? fromDetail.address,
+          port: record?.port ? Number(record.port) : fromDetail.port,
+          caaIdentities: ca.caaIdentities,
+        });
+      }
+    } finally {
+      await solver.cleanup(host, challenge.token, keyAuthorization).catch(() => undefined);
+    }
+  }
+
+  /** The CA's renewal window for a certificate (RFC 9773), if the CA that issued it offers ARI. */
+  async renewalWindow(certPem: string, ca: string): Promise<RenewalWindow | undefined> {
+    const resolved = this.cas.find((c) => c.id === ca || c.directoryUrl === ca) ?? resolveCa({ ca });
+    const client = await this.session(resolved).client;
+    let certId: string;
+    try {
+      certId = ariCertId(certPem);
+    } catch {
+      return undefined;
+    }
+    return toRenewalWindow(await client.renewalInfo(certId));
+  }
+
+  /** Closes the kept connections (the CLI calls this so the process can exit at once). */
+  close(): void {
+    for (const s of this.sessions.values()) s.transport.close();
+    this.sessions.clear();
+  }
+}

@@ -1,0 +1,103 @@
+import { createHash, KeyObject } from 'node:crypto';
+import { Resolver } from 'node:dns/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createSecureContext } from 'node:tls';
+import { HomeportError } from '../errors';
+import type { ChallengeType } from '../certs/types';
+import type { ChallengeStore } from './challenges';
+import type { DnsProvider } from './dns-provider';
+import { createTlsAlpn01Certificate, derToPem, keyToPem } from './keys';
+
+/**
+ * Puts a challenge answer where the CA will look for it, and takes it away afterwards.
+ * http-01 and tls-alpn-01 answers go to the shared ChallengeStore (served by the standalone
+ * listeners or by the proxy); dns-01 answers go to a DnsProvider.
+ */
+export interface Solver {
+  /** Resolves when the answer is visible to the CA (for dns-01: at the configured resolver). */
+  present(name: string, token: string, keyAuthorization: string, signal?: AbortSignal): Promise<void>;
+  cleanup(name: string, token: string, keyAuthorization: string): Promise<void>;
+}
+
+export function http01Solver(store: ChallengeStore): Solver {
+  return {
+    async present(_name, token, keyAuthorization) {
+      store.setHttp01(token, keyAuthorization);
+    },
+    async cleanup(_name, token) {
+      store.deleteHttp01(token);
+    },
+  };
+}
+
+/** `key` signs the throw-away validation certificates: ECDSA, not the RSA others default to. */
+export function tlsAlpn01Solver(store: ChallengeStore, key: () => Promise<KeyObject>): Solver {
+  return {
+    async present(name, _token, keyAuthorization) {
+      const k = await key();
+      const cert = derToPem(createTlsAlpn01Certificate(name, keyAuthorization, k));
+      store.setTlsAlpn01(name, createSecureContext({ key: keyToPem(k), cert }));
+    },
+    async cleanup(name) {
+      store.deleteTlsAlpn01(name);
+    },
+  };
+}
+
+export function dns01TxtValue(keyAuthorization: string): string {
+  return createHash('sha256').update(keyAuthorization).digest('base64url');
+}
+
+export function dns01Name(name: string): string {
+  return `_acme-challenge.${name.replace(/^\*\./, '')}`;
+}
+
+/** "host:port", "host", "[v6]:port" → a server string for node:dns setServers. */
+export function resolverServer(spec: string): string {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(spec) ?? /^([^:]+)(?::(\d+))?$/.exec(spec);
+  if (!m) {
+    if (spec.includes(':') && !spec.includes('[')) return `[${spec}]:53`;
+    throw new HomeportError('config.invalid-resolver', `"${spec}" is not a DNS server address.`, {
+      fix: 'Give host:port, e.g. 1.1.1.1:53 or [2606:4700:4700::1111]:53.',
+    });
+  }
+  const host = m[1];
+  const port = m[2] ?? '53';
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export function dns01Solver(
+  provider: DnsProvider,
+  opts: { resolver?: string; timeoutMs?: number } = {},
+): Solver {
+  const resolver = new Resolver({ timeout: 2_000, tries: 2 });
+  if (opts.resolver) resolver.setServers([resolverServer(opts.resolver)]);
+  return {
+    async present(name, _token, keyAuthorization, signal) {
+      const fqdn = dns01Name(name);
+      const value = dns01TxtValue(keyAuthorization);
+      await provider.setTxt(fqdn, value);
+      // The CA asks the authoritative servers, maybe at once: wait until the record is
+      // visible where the user told us to look, so we never ask for validation too early.
+      const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+      let delay = 50;
+      for (;;) {
+        const records = await resolver.resolveTxt(fqdn).catch(() => [] as string[][]);
+        if (records.some((chunks) => chunks.join('') === value)) return;
+        if (Date.now() > deadline) {
+          throw new HomeportError('acme.dns-propagation-timeout', `The TXT record ${fqdn} did not appear at ${opts.resolver ?? 'the system resolver'} within ${Math.round((opts.timeoutMs ?? 120_000) / 1000)} s.`, {
+            fix: `Check that ${provider.id} manages the zone of ${fqdn.replace(/^_acme-challenge\./, '')} and that --resolver names a server that sees it.`,
+            details: { fqdn, provider: provider.id },
+          });
+        }
+        await sleep(delay, undefined, { signal });
+        delay = Math.min(delay * 2, 2_000);
+      }
+    },
+    async cleanup(name, _token, keyAuthorization) {
+      await provider.removeTxt(dns01Name(name), dns01TxtValue(keyAuthorization));
+    },
+  };
+}
+
+export type Solvers = Partial<Record<ChallengeType, Solver>>;

@@ -1,0 +1,181 @@
+import * as https from 'node:https';
+import { readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { HomeportError } from '../errors';
+
+/**
+ * HTTPS to one CA: a keep-alive agent (one TLS handshake serves every request of a run), the
+ * CA's own trust bundle when given (never mixed with the system store), and the CA's `Date`
+ * header remembered for clock-skew checks.
+ */
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+export interface ServerDate {
+  /** The CA's clock (its HTTP Date header), ms since epoch. */
+  serverTime: number;
+  /** Our clock when that response arrived. */
+  localTime: number;
+}
+
+const TLS_TRUST_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** Reads a CA bundle (PEM) and checks that it holds at least one certificate. */
+export function loadCaBundle(file: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new HomeportError('acme.ca-root-unreadable', `The CA root file ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)}).`, {
+      fix: 'Check the path given to --ca-root and that Homeport may read it.',
+      cause: e,
+    });
+  }
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  const notPem = new HomeportError('acme.ca-root-invalid', `The CA root file ${file} holds no PEM certificate.`, {
+    fix: 'Give the PEM file of the CA root ("-----BEGIN CERTIFICATE-----"), not a key, DER file or URL.',
+  });
+  if (blocks.length === 0) throw notPem;
+  for (const block of blocks) {
+    try {
+      new X509Certificate(block);
+    } catch (e) {
+      throw new HomeportError('acme.ca-root-invalid', `The CA root file ${file} holds a damaged certificate.`, {
+        fix: 'Export the CA root again as PEM.',
+        cause: e,
+      });
+    }
+  }
+  return blocks.join('\n') + '\n';
+}
+
+export class Transport {
+  private readonly agent: https.Agent;
+  lastServerDate?: ServerDate;
+
+  constructor(
+    readonly label: string,
+    opts: { caPem?: string } = {},
+  ) {
+    this.agent = new https.Agent({ keepAlive: true, ca: opts.caPem, maxSockets: 16 });
+  }
+
+  async request(
+    url: string,
+    opts: { method?: string; body?: string | Buffer; headers?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<HttpResponse> {
+    const res = await new Promise<HttpResponse>((resolve, reject) => {
+      const req = https.request(
+        url,
+        {
+          method: opts.method ?? 'GET',
+          agent: this.agent,
+          headers: { 'user-agent': 'homeport', ...opts.headers },
+          signal: opts.signal,
+          timeout: opts.timeoutMs ?? 30_000,
+        },
+        (r) => {
+          const chunks: Buffer[] = [];
+          r.on('data', (c: Buffer) => chunks.push(c));
+          r.on('end', () => resolve({ status: r.statusCode ?? 0, headers: r.headers, body: Buffer.concat(chunks) }));
+          r.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+      req.on('error', reject);
+      req.end(opts.body);
+    }).catch((e: unknown) => {
+      throw this.networkError(url, e);
+    });
+    const date = res.headers.date;
+    if (typeof date === 'string' && !Number.isNaN(Date.parse(date))) {
+      this.lastServerDate = { serverTime: Date.parse(date), localTime: Date.now() };
+    }
+    return res;
+  }
+
+  /** Turns a socket or TLS failure into words: who could not be reached, why, and what to do. */
+  private networkError(url: string, e: unknown): unknown {
+    if (e instanceof HomeportError || (e as Error)?.name === 'AbortError') return e;
+    const code = (e as NodeJS.ErrnoException)?.code ?? '';
+    const host = new URL(url).host;
+    if (TLS_TRUST_CODES.has(code)) {
+      return new HomeportError('acme.directory-untrusted', `The CA ${this.label} at ${host} presented a TLS certificate Homeport does not trust (${code}).`, {
+        fix: 'For a private CA (step-ca, Pebble) pass its root with --ca-root <pem>; check that the file is the root of this CA.',
+        cause: e,
+        details: { url, tlsCode: code },
+      });
+    }
+    const why =
+      code === 'ECONNREFUSED' ? 'the connection was refused'
+      : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'its name does not resolve'
+      : code === 'ETIMEDOUT' ? 'it did not answer in time'
+      : code === 'ECONNRESET' ? 'the connection was reset'
+      : code || ((e as Error)?.message ?? String(e));
+    return new HomeportError('acme.unreachable', `The CA ${this.label} at ${host} cannot be reached: ${why}.`, {
+      fix: 'Check the directory URL, this machine\'s internet connection and any firewall; the CA may also be down (try again later or add a fallback CA).',
+      cause: e,
+      details: { url, networkCode: code },
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+export interface AcmeDirectory {
+  newNonce: string;
+  newAccount: string;
+  newOrder: string;
+  revokeCert?: string;
+  keyChange?: string;
+  renewalInfo?: string;
+  meta?: {
+    termsOfService?: string;
+    website?: string;
+    caaIdentities?: string[];
+    externalAccountRequired?: boolean;
+    profiles?: Record<string, string>;
+  };
+}
+
+/**
+ * Fetches and checks the directory before anything else talks to the CA, so a wrong URL,
+ * an untrusted certificate or an outage is reported at once, in words.
+ */
+export async function fetchDirectory(transport: Transport, url: string, signal?: AbortSignal): Promise<AcmeDirectory> {
+  const res = await transport.request(url, { timeoutMs: 15_000, signal });
+  const notDirectory = (why: string) =>
+    new HomeportError('acme.not-a-directory', `${url} is not an ACME directory: ${why}.`, {
+      fix: res.status >= 500
+        ? 'The CA seems to be down: try again later or add a fallback CA.'
+        : 'Check the URL: it must be the CA\'s ACME directory (for Let\'s Encrypt https://acme-v02.api.letsencrypt.org/directory).',
+      details: { url, status: res.status },
+    });
+  if (res.status !== 200) throw notDirectory(`it answered HTTP ${res.status}`);
+  let dir: unknown;
+  try {
+    dir = JSON.parse(res.body.toString('utf8'));
+  } catch {
+    throw notDirectory('it did not answer JSON');
+  }
+  const d = dir as Partial<AcmeDirectory>;
+  for (const key of ['newNonce', 'newAccount', 'newOrder'] as const) {
+    if (typeof d[key] !== 'string') throw notDirectory(`it lacks "${key}"`);
+  }
+  return d as AcmeDirectory;
+}
