@@ -38,7 +38,9 @@ interface DnsRecord {
 /** An API answer that was not a success, before it is turned into words. */
 class ApiFailure extends Error {
   constructor(readonly status: number, readonly errors: CloudflareMessage[]) {
-    super(errors.map((e) => `${e.message} (${e.code})`).join('; ') || `HTTP ${status}`);
+    const say = (e: CloudflareMessage): string =>
+      `${e.message} (${e.code})${e.error_chain?.length ? `: ${e.error_chain.map(say).join(', ')}` : ''}`;
+    super(errors.map(say).join('; ') || `HTTP ${status}`);
   }
 
   has(...codes: number[]): boolean {

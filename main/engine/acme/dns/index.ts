@@ -53,13 +53,10 @@ function invalid(label: string, problem: string, fix: string): HomeportError {
   return new HomeportError('config.dns-provider', `${label}: ${problem}.`, { fix });
 }
 
-function firstProblem(error: z.ZodError, provider: string): string {
+function firstProblem(error: z.ZodError): string {
   const issue = error.issues[0]!;
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys;
-    if (provider === 'cloudflare' && keys.some((k) => /^(apiKey|email|globalApiKey)$/i.test(k))) {
-      return 'Homeport uses a scoped API token ("apiToken"), not the Global API Key and e-mail';
-    }
     return `unknown setting${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}`;
   }
   return `"${issue.path.join('.')}" ${issue.message}`;
@@ -77,8 +74,12 @@ export function parseDnsProviderConfig(input: unknown, name?: string): DnsProvid
   if (!schema) {
     throw invalid(label, `"provider" must be ${DNS_PROVIDERS.map((p) => `"${p}"`).join(' or ')}, not ${JSON.stringify(provider ?? null)}`, docsFix);
   }
+  // Guides written for other tools configure the Global API Key; say what to use instead.
+  if (provider === 'cloudflare' && Object.keys(input).some((k) => /^(apiKey|email|globalApiKey)$/i.test(k))) {
+    throw invalid(label, 'Homeport uses a scoped API token ("apiToken"), not the Global API Key and e-mail', 'Create an API token in the Cloudflare dashboard (My Profile → API Tokens, template "Edit zone DNS") and set it as "apiToken".');
+  }
   const parsed = schema.safeParse(input);
-  if (!parsed.success) throw invalid(label, firstProblem(parsed.error, provider as string), docsFix);
+  if (!parsed.success) throw invalid(label, firstProblem(parsed.error), docsFix);
   return parsed.data;
 }
 
