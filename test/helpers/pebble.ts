@@ -44,6 +44,11 @@ export interface PebbleOptions {
   eabKeys?: Record<string, string>;
   /** Log Pebble's output to stderr (debugging). */
   verbose?: boolean;
+  /**
+   * host:port of the DNS server Pebble resolves names with (its -dnsserver), e.g. a BIND
+   * from test/helpers/bind.ts for dns-01 through RFC 2136; challtestsrv's DNS by default.
+   */
+  dnsServer?: string;
 }
 
 export const PEBBLE_EAB_KEYS = {
@@ -111,7 +116,7 @@ export async function startPebble(opts: PebbleOptions = {}): Promise<Pebble> {
     '-http01', '', '-https01', '', '-tlsalpn01', '',
     '-defaultIPv4', '127.0.0.1', '-defaultIPv6', '',
   ]);
-  launch('pebble', ['-config', configFile, '-dnsserver', `127.0.0.1:${dnsPort}`, '-strict=false'], {
+  launch('pebble', ['-config', configFile, '-dnsserver', opts.dnsServer ?? `127.0.0.1:${dnsPort}`, '-strict=false'], {
     PEBBLE_VA_NOSLEEP: '1',
     PEBBLE_AUTHZREUSE: '0',
     PEBBLE_WFE_NONCEREJECT: '0',

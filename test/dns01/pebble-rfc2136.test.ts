@@ -1,0 +1,61 @@
+import { after, before, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { AcmeIssuer } from '../../main/engine/acme/issuer';
+import { createDnsProvider } from '../../main/engine/acme/dns';
+import { type Bind, startBind } from '../helpers/bind';
+import { type Pebble, startPebble } from '../helpers/pebble';
+import { tmpDir } from '../helpers/tmp';
+
+// End to end: Pebble resolves names at a real BIND, and Homeport proves control of them by
+// changing BIND's zones through RFC 2136 updates signed with TSIG — the way a self-hoster
+// with their own DNS server gets a wildcard certificate.
+
+let bind: Bind;
+let pebble: Pebble;
+let issuer: AcmeIssuer;
+
+before(async () => {
+  bind = await startBind({
+    keys: [{ name: 'homeport-acme' }],
+    zones: [
+      { name: 'example.test', updateKeys: ['homeport-acme'] },
+      { name: 'lab.example.test', updateKeys: ['homeport-acme'] },
+    ],
+  });
+  pebble = await startPebble({ dnsServer: bind.address });
+  const key = bind.keys['homeport-acme']!;
+  issuer = new AcmeIssuer({
+    dataDir: tmpDir(),
+    cas: [{ ca: pebble.directoryUrl, caRoot: pebble.caRootFile }],
+    email: 'admin@example.test',
+    acceptTos: true,
+    dnsProvider: createDnsProvider({ provider: 'rfc2136', server: bind.address, keyName: key.name, keyAlgorithm: key.algorithm, keySecret: key.secret }),
+    resolver: bind.address,
+  });
+});
+
+after(async () => {
+  issuer?.close();
+  await pebble?.stop();
+  await bind?.stop();
+});
+
+test('a wildcard certificate from Pebble through RFC 2136 updates to BIND', async () => {
+  const names = ['*.example.test', 'example.test', 'nas.lab.example.test'];
+  const cert = await issuer.issue({ names, keyType: 'ec256', challenge: 'dns-01' });
+
+  const leaf = new X509Certificate(cert.certPem);
+  const chain = (cert.chainPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((p) => new X509Certificate(p));
+  const root = new X509Certificate(await pebble.issuingRootPem());
+  assert.ok(chain.length >= 1 && leaf.verify(chain[0]!.publicKey), 'leaf signed by the intermediate');
+  assert.ok(chain[chain.length - 1]!.verify(root.publicKey), "chain ends at Pebble's root");
+  assert.ok(leaf.checkPrivateKey(createPrivateKey(cert.keyPem)));
+  for (const host of ['anything.example.test', 'example.test', 'nas.lab.example.test']) assert.ok(leaf.checkHost(host), host);
+  assert.match(leaf.subjectAltName ?? '', /DNS:\*\.example\.test/);
+
+  // The wildcard and its base name shared one TXT name (two values side by side); every
+  // value is gone again, from both zones.
+  assert.deepEqual(await bind.txt('_acme-challenge.example.test'), []);
+  assert.deepEqual(await bind.txt('_acme-challenge.nas.lab.example.test'), []);
+});
