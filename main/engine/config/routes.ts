@@ -1,13 +1,220 @@
+import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
- * A route: requests for `host` (optionally under `pathPrefix`) go to one of `upstreams`.
- * Owned by the proxy; the config model embeds it.
+ * Routes and proxy settings: what the reverse proxy serves and how. Owned by the proxy;
+ * the config model embeds RouteSchema (in `routes`) and ProxySettingsSchema (in `proxy`).
+ * Every message says what is wrong with the value and what a good one looks like, because
+ * users meet them from `homeport route add` and from a hand-edited config.json.
  */
-export const RouteSchema = z.object({
-  host: z.string().min(1),
-  pathPrefix: z.string().startsWith('/').optional(),
-  upstreams: z.array(z.string().min(1)).min(1),
+
+const HOST_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+
+/** A DNS name (ASCII / punycode), optionally `*.` wildcard; lower-cased. */
+export function normalizeHost(raw: string): string {
+  return raw.trim().toLowerCase().replace(/\.$/, '');
+}
+
+function hostProblem(host: string): string | undefined {
+  if (host.length > 253) return 'is longer than 253 characters';
+  if (/[:/]/.test(host)) return 'must be a name only, without a scheme, port or path (e.g. "photos.example.com")';
+  const labels = host.split('.');
+  const rest = labels[0] === '*' ? labels.slice(1) : labels;
+  if (rest.length < 1 || rest.some((l) => !HOST_LABEL.test(l))) {
+    return 'is not a valid DNS name: use letters, digits and hyphens between dots (punycode for non-ASCII names), or "*.example.com" for a wildcard';
+  }
+  return undefined;
+}
+
+export type Upstream =
+  | { kind: 'http' | 'https'; url: string; host: string; port: number; basePath: string }
+  | { kind: 'unix'; url: string; socketPath: string; basePath: string };
+
+/**
+ * Parses an upstream address: `http://host:port[/base]`, `https://host:port[/base]`
+ * or `unix:/path/to.sock`. Throws an Error whose message is the user-facing reason.
+ */
+export function parseUpstream(raw: string): Upstream {
+  if (raw.startsWith('unix:')) {
+    const socketPath = raw.slice('unix:'.length);
+    if (!socketPath.startsWith('/')) {
+      throw new Error(`upstream "${raw}": a unix socket needs an absolute path, e.g. "unix:/run/app.sock"`);
+    }
+    return { kind: 'unix', url: raw, socketPath, basePath: '' };
+  }
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new Error(`upstream "${raw}" is not a URL: write it like "http://127.0.0.1:8123" or "unix:/run/app.sock"`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw new Error(`upstream "${raw}": only http://, https:// and unix:/path upstreams are supported`);
+  }
+  if (u.username || u.password) {
+    throw new Error(`upstream "${raw}": credentials in the URL are not supported; use the route's basic auth for visitors`);
+  }
+  if (u.search || u.hash) throw new Error(`upstream "${raw}": leave out the query and fragment`);
+  const kind = u.protocol === 'https:' ? 'https' : 'http';
+  const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+  const port = u.port ? Number(u.port) : kind === 'https' ? 443 : 80;
+  const basePath = u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '');
+  return { kind, url: raw, host, port, basePath };
+}
+
+/** Adds an address (`192.168.1.7`) or a CIDR (`192.168.0.0/16`, `fd00::/8`) to a BlockList. */
+export function addCidr(list: BlockList, cidr: string): void {
+  const [addr, bits, extra] = cidr.trim().split('/');
+  const family = isIP(addr ?? '');
+  if (!addr || family === 0 || extra !== undefined) {
+    throw new Error(`"${cidr}" is not an IP address or CIDR range: write e.g. "192.168.1.0/24", "10.0.0.5" or "fd00::/8"`);
+  }
+  const type = family === 6 ? 'ipv6' : 'ipv4';
+  if (bits === undefined) {
+    list.addAddress(addr, type);
+    return;
+  }
+  const prefix = Number(bits);
+  if (!/^\d+$/.test(bits) || prefix > (family === 6 ? 128 : 32)) {
+    throw new Error(`"${cidr}": the prefix length after "/" must be 0–${family === 6 ? 128 : 32}`);
+  }
+  list.addSubnet(addr, prefix, type);
+}
+
+/** `scrypt$N$r$p$salt$hash` (salt and hash base64url), made by proxy/basic-auth.ts hashPassword. */
+export const PASSWORD_HASH = /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/;
+
+export const HstsSchema = z.object({
+  maxAge: z.number().int().min(0).default(31_536_000),
+  includeSubDomains: z.boolean().default(false),
+  preload: z.boolean().default(false),
 });
 
+export const BasicAuthSchema = z.object({
+  realm: z.string().min(1).max(100).regex(/^[^"\\\r\n]*$/, 'the realm may not contain quotes, backslashes or line breaks').default('Homeport'),
+  users: z
+    .array(
+      z.object({
+        name: z.string().min(1).regex(/^[^:\r\n]+$/, 'a user name may not contain ":" or line breaks'),
+        hash: z.string().regex(PASSWORD_HASH, 'store the password hashed ("homeport route add … --auth user:password" does it), never in plain text'),
+      }),
+    )
+    .min(1, 'basic auth needs at least one user'),
+});
+
+/**
+ * A route: requests for `host` (optionally under `pathPrefix`) go to one of `upstreams`.
+ */
+export const RouteSchema = z
+  .object({
+    host: z
+      .string()
+      .min(1, 'a route needs a host name')
+      .transform(normalizeHost)
+      .superRefine((h, ctx) => {
+        const p = hostProblem(h);
+        if (p) ctx.addIssue({ code: 'custom', message: `"${h}" ${p}` });
+      }),
+    pathPrefix: z
+      .string()
+      .startsWith('/', 'a path prefix starts with "/", e.g. "/grafana"')
+      .regex(/^[^?#\s]*$/, 'a path prefix may not contain "?", "#" or spaces')
+      .transform((p) => (p.length > 1 ? p.replace(/\/+$/, '') : p))
+      .optional(),
+    /** Remove the prefix before passing the path upstream ("/grafana/x" → "/x"). */
+    stripPrefix: z.boolean().default(false),
+    upstreams: z
+      .array(
+        z.string().superRefine((u, ctx) => {
+          try {
+            parseUpstream(u);
+          } catch (e) {
+            ctx.addIssue({ code: 'custom', message: (e as Error).message });
+          }
+        }),
+      )
+      .min(1, 'a route needs at least one upstream, e.g. "http://127.0.0.1:8123"'),
+    /** Accept a self-signed (or otherwise unverifiable) certificate from an https:// upstream. */
+    trustSelfSigned: z.boolean().default(false),
+    /** Plain HTTP requests are redirected to HTTPS; false serves the route on port 80 too. */
+    redirectHttp: z.boolean().default(true),
+    /** Host header sent upstream; by default the visitor's Host is passed through. */
+    hostRewrite: z
+      .string()
+      .regex(/^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9a-fA-F:.]+\](:\d+)?$/, 'the rewritten Host must be a name or address with an optional :port')
+      .optional(),
+    hsts: z.union([z.boolean(), HstsSchema]).default(false),
+    basicAuth: BasicAuthSchema.optional(),
+    /** Only these addresses / CIDR ranges may use the route (e.g. the LAN); empty or absent = everyone. */
+    allow: z
+      .array(
+        z.string().superRefine((c, ctx) => {
+          try {
+            addCidr(new BlockList(), c);
+          } catch (e) {
+            ctx.addIssue({ code: 'custom', message: (e as Error).message });
+          }
+        }),
+      )
+      .optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.stripPrefix && !r.pathPrefix) {
+      ctx.addIssue({ code: 'custom', path: ['stripPrefix'], message: 'stripPrefix needs a pathPrefix to strip' });
+    }
+    if (r.trustSelfSigned && !r.upstreams.some((u) => u.startsWith('https:'))) {
+      ctx.addIssue({ code: 'custom', path: ['trustSelfSigned'], message: 'trustSelfSigned only applies to https:// upstreams' });
+    }
+  });
+
 export type RouteConfig = z.infer<typeof RouteSchema>;
+export type RouteInput = z.input<typeof RouteSchema>;
+
+/** The list of routes: one route per host + path prefix. */
+export const RoutesSchema = z.array(RouteSchema).superRefine((routes, ctx) => {
+  const seen = new Set<string>();
+  routes.forEach((r, i) => {
+    const key = `${r.host}${r.pathPrefix ?? ''}`;
+    if (seen.has(key)) ctx.addIssue({ code: 'custom', path: [i, 'host'], message: `two routes for ${key}: keep one` });
+    seen.add(key);
+  });
+});
+
+/** How the listeners behave (their ports live in the config's `listeners`); every field has a safe default. */
+export const ProxySettingsSchema = z.object({
+  /** Addresses to listen on; the default covers IPv4 and IPv6. */
+  listen: z.array(z.string()).default(['::']),
+  /** A TLS handshake for a name without a certificate: refuse it, or answer with `defaultCertificate`. */
+  unknownName: z.enum(['refuse', 'default-certificate']).default('refuse'),
+  /** The certificate name (as stored) to use for unknown names and clients without SNI. */
+  defaultCertificate: z.string().optional(),
+  /** Slowloris guard: the whole request head must arrive within this time. */
+  headersTimeoutMs: z.number().int().min(100).default(20_000),
+  /** The whole request (head and body) must arrive within this time; 0 = no limit (large uploads). */
+  requestTimeoutMs: z.number().int().min(0).default(0),
+  /** A connection with no traffic at all is closed after this time. */
+  idleTimeoutMs: z.number().int().min(100).default(120_000),
+  keepAliveTimeoutMs: z.number().int().min(100).default(65_000),
+  handshakeTimeoutMs: z.number().int().min(100).default(10_000),
+  upstreamConnectTimeoutMs: z.number().int().min(100).default(5_000),
+  /** An upstream that failed is skipped for this long (passive health). */
+  upstreamFailTimeoutMs: z.number().int().min(0).default(10_000),
+  maxHeaderSize: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
+  /** Processes serving connections; 1 = in the engine's process, more = node:cluster workers. */
+  workers: z.number().int().min(1).max(256).default(1),
+  /** JSON-lines access log file; absent = no access log. */
+  accessLog: z.string().optional(),
+});
+
+export type ProxySettings = z.infer<typeof ProxySettingsSchema>;
+export type ProxySettingsInput = z.input<typeof ProxySettingsSchema>;
+
+/** Zod issues as one plain sentence per problem, with where it is. */
+export function describeIssues(error: z.ZodError, where = ''): string {
+  return error.issues
+    .map((i) => {
+      const at = [where, ...i.path.map(String)].filter(Boolean).join('.');
+      return at ? `${at}: ${i.message}` : i.message;
+    })
+    .join('; ');
+}

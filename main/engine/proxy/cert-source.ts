@@ -1,0 +1,172 @@
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { X509Certificate, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { HomeportError } from '../errors';
+
+/**
+ * Where the HTTPS listener gets certificates. `contextFor` runs on every handshake, so it
+ * only looks up a SecureContext built once at activation; replacing the context makes new
+ * handshakes use the new certificate at once while open connections keep theirs.
+ */
+export interface CertificateSource {
+  /** The context for `servername` (lower-case ASCII): exact name first, then `*.parent`. */
+  contextFor(servername: string): SecureContext | undefined;
+  /** The context for clients without SNI and unknown names, when the settings allow one. */
+  defaultContext(): SecureContext | undefined;
+}
+
+/** A certificate as the proxy serves it: PEMs plus the id it is stored under. */
+export interface ServedCertificate {
+  id: string;
+  /** Leaf, PEM. */
+  certPem: string;
+  /** Intermediates, PEM (may be empty). */
+  chainPem: string;
+  keyPem: string;
+}
+
+/**
+ * Modern TLS only: 1.2 with forward-secret AEAD suites, and 1.3 (whose suites are all
+ * fine). Ticket keys are shared by every context and every worker, so a session resumes
+ * even after a certificate swap or on another process.
+ */
+export const TLS_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+export function newTicketKeys(): Buffer {
+  return randomBytes(48);
+}
+
+export function buildSecureContext(cert: Pick<ServedCertificate, 'certPem' | 'chainPem' | 'keyPem'>, ticketKeys: Buffer): SecureContext {
+  const chain = cert.chainPem.trim() ? `${cert.certPem.trim()}\n${cert.chainPem.trim()}\n` : cert.certPem;
+  return createSecureContext({
+    cert: chain,
+    key: cert.keyPem,
+    minVersion: 'TLSv1.2',
+    ciphers: TLS_CIPHERS,
+    honorCipherOrder: true,
+    ecdhCurve: 'X25519:P-256:P-384',
+    ticketKeys,
+  });
+}
+
+/** The DNS names a certificate covers (subjectAltName dNSName entries), lower-case. */
+export function certificateNames(certPem: string): string[] {
+  const san = new X509Certificate(certPem).subjectAltName ?? '';
+  return san
+    .split(/,\s*/)
+    .filter((s) => s.startsWith('DNS:'))
+    .map((s) => s.slice(4).toLowerCase());
+}
+
+type Listener = (info: { id: string; names: string[] }) => void;
+
+/**
+ * The proxy's certificates by name. The engine (or a file loader) calls `activate` when a
+ * certificate becomes active; the context is built there, once, and the name map switched
+ * in one step.
+ */
+export class CertificateTable implements CertificateSource {
+  private readonly byName = new Map<string, SecureContext>();
+  private readonly byId = new Map<string, { names: string[]; context: SecureContext; cert: ServedCertificate }>();
+  private readonly listeners = new Set<Listener>();
+  private defaultId: string | undefined;
+
+  constructor(readonly ticketKeys: Buffer = newTicketKeys()) {}
+
+  activate(cert: ServedCertificate): void {
+    let names: string[];
+    let context: SecureContext;
+    try {
+      names = certificateNames(cert.certPem);
+      context = buildSecureContext(cert, this.ticketKeys);
+    } catch (e) {
+      throw new HomeportError('proxy.bad-certificate', `The certificate "${cert.id}" cannot be served: ${(e as Error).message}.`, {
+        fix: 'Check that its key matches the certificate, or issue it again.',
+        cause: e,
+      });
+    }
+    const previous = this.byId.get(cert.id);
+    this.byId.set(cert.id, { names, context, cert });
+    this.rebuildNames(previous ? previous.names : []);
+    for (const fn of this.listeners) fn({ id: cert.id, names });
+  }
+
+  remove(id: string): void {
+    const previous = this.byId.get(id);
+    if (!previous) return;
+    this.byId.delete(id);
+    this.rebuildNames(previous.names);
+  }
+
+  /** The certificate used for clients without SNI and, if the settings say so, unknown names. */
+  setDefault(id: string | undefined): void {
+    this.defaultId = id;
+  }
+
+  /** Called after each activation (cluster primaries forward it to their workers). */
+  onActivate(fn: Listener): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  contextFor(servername: string): SecureContext | undefined {
+    const exact = this.byName.get(servername);
+    if (exact) return exact;
+    const dot = servername.indexOf('.');
+    return dot > 0 ? this.byName.get(`*${servername.slice(dot)}`) : undefined;
+  }
+
+  defaultContext(): SecureContext | undefined {
+    return this.defaultId === undefined ? undefined : this.byId.get(this.defaultId)?.context;
+  }
+
+  certificates(): ServedCertificate[] {
+    return [...this.byId.values()].map((e) => e.cert);
+  }
+
+  /** Later activations win a name two certificates share; a removed id frees its names. */
+  private rebuildNames(stale: string[]): void {
+    for (const n of stale) this.byName.delete(n);
+    for (const { names, context } of this.byId.values()) for (const n of names) this.byName.set(n, context);
+  }
+}
+
+/**
+ * Loads every `<certsDir>/<id>/current/{cert,chain,key}.pem` into the table: the store's
+ * layout, usable before the engine is running (and by `homeport serve` at start).
+ */
+export async function loadCertificatesFromDir(table: CertificateTable, certsDir: string): Promise<string[]> {
+  let ids: string[];
+  try {
+    ids = (await fs.readdir(certsDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  const loaded: string[] = [];
+  for (const id of ids.sort()) {
+    const dir = path.join(certsDir, id, 'current');
+    const read = (f: string) => fs.readFile(path.join(dir, f), 'utf8');
+    let certPem: string, keyPem: string;
+    try {
+      [certPem, keyPem] = await Promise.all([read('cert.pem'), read('key.pem')]);
+    } catch {
+      continue; // not issued yet
+    }
+    const chainPem = await read('chain.pem').catch(() => '');
+    table.activate({ id, certPem, chainPem, keyPem });
+    loaded.push(id);
+  }
+  return loaded;
+}

@@ -1,0 +1,372 @@
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Duplex } from 'node:stream';
+import { isIP } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { ProxySettings } from '../config/routes';
+import type { AccessLogger } from './access-log';
+import { clientResponseHeaders, upstreamRequestHeaders, type ForwardInfo } from './headers';
+import { sendPage } from './pages';
+import { hostOf, type CompiledRoute, type RouteTable } from './route-table';
+import type { UpstreamTarget } from './upstream-pool';
+
+type Req = http.IncomingMessage | Http2ServerRequest;
+type Res = http.ServerResponse | Http2ServerResponse;
+type Proto = 'http' | 'https';
+
+/** What the handler reads on every request; the proxy swaps `table` on a route reload. */
+export interface HandlerState {
+  table: RouteTable;
+  settings: ProxySettings;
+  log?: AccessLogger;
+}
+
+/** Errors that mean "this upstream did not get the request": safe to try another. */
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOENT', 'EAI_AGAIN', 'ENOTFOUND', 'UPSTREAM_CONNECT_TIMEOUT']);
+
+function clientAddress(req: { socket: { remoteAddress?: string } }): string {
+  const a = req.socket.remoteAddress ?? '';
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
+}
+
+function describeUpstreamError(e: NodeJS.ErrnoException): string {
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return 'the connection was refused: nothing is listening there';
+    case 'UPSTREAM_CONNECT_TIMEOUT':
+      return 'it did not accept the connection in time';
+    case 'ENOENT':
+      return 'the unix socket does not exist';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'its name does not resolve';
+    case 'ECONNRESET':
+      return 'it closed the connection without answering';
+    default:
+      return e.code?.startsWith('ERR_TLS') || /certificate/i.test(e.message)
+        ? `its TLS certificate was not accepted (${e.message}); set trustSelfSigned for a self-signed upstream`
+        : e.message;
+  }
+}
+
+/**
+ * The request path of the proxy, shared by the HTTP/1.1 and HTTP/2 servers: find the route
+ * by Host (never by an absolute URL, so this is no open proxy), apply the allow-list and
+ * basic auth, then stream the request to an upstream and the response back.
+ */
+export class RequestHandler {
+  constructor(private readonly state: HandlerState) {}
+
+  handle(req: Req, res: Res, proto: Proto, httpsPort: number): void {
+    const start = performance.now();
+    const rawHost = (req.headers.host ?? req.headers[':authority']) as string | undefined;
+    const host = hostOf(rawHost);
+    const url = req.url ?? '';
+    const isH2 = req.httpVersionMajor === 2;
+    if (!host || !rawHost) {
+      return this.reject(req, res, proto, start, 400, 'Bad request', 'The request has no valid Host header.');
+    }
+    if (url.charCodeAt(0) !== 47 /* / */ && !(url === '*' && req.method === 'OPTIONS')) {
+      if (!(isH2 && req.method === 'CONNECT')) {
+        return this.reject(req, res, proto, start, 400, 'Bad request', 'Homeport only serves its own sites; it is not a forward proxy.');
+      }
+    }
+    const route = this.state.table.match(host, url);
+    if (!route) {
+      return this.reject(req, res, proto, start, proto === 'https' ? 421 : 404, 'Unknown site', `Homeport does not serve ${host}.`);
+    }
+    if (proto === 'http' && route.config.redirectHttp) {
+      const port = httpsPort === 443 ? '' : `:${httpsPort}`;
+      const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+      res.writeHead(req.method === 'GET' || req.method === 'HEAD' ? 301 : 308, {
+        location: `https://${bracketed}${port}${url === '*' ? '/' : url}`,
+        'content-length': 0,
+      });
+      this.track(req, res, proto, start, route);
+      res.end();
+      return;
+    }
+    const clientIp = clientAddress(req);
+    if (route.allow && !route.allow.check(clientIp, isIP(clientIp) === 6 ? 'ipv6' : 'ipv4')) {
+      return this.reject(req, res, proto, start, 403, 'Not allowed', `${route.label} only accepts visitors from its allowed networks.`, route);
+    }
+    if (req.method === 'CONNECT' && !(isH2 && req.headers[':protocol'] === 'websocket')) {
+      return this.reject(req, res, proto, start, 405, 'Method not allowed', 'CONNECT is not supported: Homeport is not a forward proxy.', route);
+    }
+    const info: ForwardInfo = { clientIp, proto, host: rawHost, upstreamHost: route.config.hostRewrite ?? rawHost };
+    if (route.auth) {
+      route.auth.check(req.headers.authorization).then(
+        (user) => {
+          if (user === undefined) {
+            return this.reject(req, res, proto, start, 401, 'Sign-in required', `${route.label} needs a user name and password.`, route, {
+              'www-authenticate': route.auth!.challenge,
+            });
+          }
+          // The password is for Homeport; the upstream never sees it.
+          delete req.headers.authorization;
+          this.dispatch(req, res, route, info, start);
+        },
+        () => this.reject(req, res, proto, start, 500, 'Sign-in failed', 'The password check failed.', route),
+      );
+      return;
+    }
+    this.dispatch(req, res, route, info, start);
+  }
+
+  private dispatch(req: Req, res: Res, route: CompiledRoute, info: ForwardInfo, start: number): void {
+    const meter = this.track(req, res, info.proto, start, route);
+    if (req.method === 'CONNECT') return this.h2WebSocket(req as Http2ServerRequest, res as Http2ServerResponse, route, info, meter);
+    this.forward(req, res, route, info, meter, undefined);
+  }
+
+  private upstreamPath(route: CompiledRoute, target: UpstreamTarget, url: string): string {
+    let p = url === '*' ? '*' : url;
+    const prefix = route.config.pathPrefix;
+    if (route.config.stripPrefix && prefix && prefix !== '/') {
+      p = p.slice(prefix.length);
+      if (p === '' || p.charCodeAt(0) === 63 /* ? */) p = '/' + p;
+    }
+    return target.upstream.basePath + p;
+  }
+
+  private request(target: UpstreamTarget, method: string, path: string, headers: http.OutgoingHttpHeaders): http.ClientRequest {
+    const u = target.upstream;
+    const opts: https.RequestOptions = { method, path, headers, agent: target.agent };
+    if (u.kind === 'unix') {
+      opts.socketPath = u.socketPath;
+    } else {
+      opts.host = u.host;
+      opts.port = u.port;
+      if (u.kind === 'https' && !isIP(u.host)) opts.servername = u.host;
+    }
+    const upReq = (u.kind === 'https' ? https : http).request(opts);
+    const timeoutMs = this.state.settings.upstreamConnectTimeoutMs;
+    upReq.on('socket', (socket) => {
+      if (!(socket as { connecting?: boolean }).connecting) return;
+      const timer = setTimeout(() => {
+        const e = Object.assign(new Error(`no connection to ${u.url} within ${timeoutMs} ms`), { code: 'UPSTREAM_CONNECT_TIMEOUT' });
+        upReq.destroy(e);
+      }, timeoutMs);
+      socket.once('connect', () => clearTimeout(timer));
+      socket.once('close', () => clearTimeout(timer));
+    });
+    return upReq;
+  }
+
+  private forward(req: Req, res: Res, route: CompiledRoute, info: ForwardInfo, meter: Meter, tried: Set<UpstreamTarget> | undefined): void {
+    const target = route.pool.pick(tried);
+    if (!target) return badGateway(res, route, 'it has no upstream');
+    meter.upstream = target.upstream.url;
+    const headers = upstreamRequestHeaders(req.headers, info);
+    const upReq = this.request(target, req.method ?? 'GET', this.upstreamPath(route, target, req.url ?? '/'), headers);
+    const bodiless = hasNoBody(req);
+    let answered = false;
+
+    const onClientClose = () => {
+      if (!res.writableFinished) upReq.destroy();
+    };
+    res.once('close', onClientClose);
+
+    upReq.on('response', (upRes) => {
+      answered = true;
+      route.pool.markOk(target);
+      const out = clientResponseHeaders(upRes.headers);
+      if (route.hsts && info.proto === 'https') out['strict-transport-security'] = route.hsts;
+      try {
+        res.writeHead(upRes.statusCode ?? 502, out);
+      } catch (e) {
+        upRes.destroy();
+        return badGateway(res, route, `it sent a response Homeport cannot pass on (${(e as Error).message})`);
+      }
+      // Server-sent events and other slow streams: the client gets the head at once.
+      if (upRes.headers['content-type']?.startsWith('text/event-stream') && 'flushHeaders' in res) res.flushHeaders();
+      upRes.on('data', (chunk: Buffer) => (meter.bytesOut += chunk.length));
+      upRes.on('error', () => res.destroy());
+      upRes.on('aborted', () => res.destroy());
+      upRes.pipe(res as NodeJS.WritableStream);
+    });
+
+    upReq.on('error', (e: NodeJS.ErrnoException) => {
+      if (answered || res.writableEnded || (res as { destroyed?: boolean }).destroyed) return;
+      res.off('close', onClientClose);
+      const connectFailure = CONNECT_ERRORS.has(e.code ?? '');
+      if (connectFailure) route.pool.markFailed(target);
+      const retryable = bodiless && (connectFailure || (e.code === 'ECONNRESET' && upReq.reusedSocket));
+      const attempts = tried ?? new Set<UpstreamTarget>();
+      if (connectFailure) attempts.add(target);
+      if (retryable && attempts.size < route.pool.targets.length + (connectFailure ? 0 : 1)) {
+        return this.forward(req, res, route, info, meter, attempts);
+      }
+      badGateway(res, route, `${target.upstream.url}: ${describeUpstreamError(e)}`);
+    });
+
+    if (bodiless) {
+      upReq.end();
+    } else {
+      req.on('data', (chunk: Buffer) => (meter.bytesIn += chunk.length));
+      (req as NodeJS.ReadableStream).pipe(upReq);
+    }
+  }
+
+  /** RFC 8441: a WebSocket over an HTTP/2 stream, bridged to an HTTP/1.1 upgrade upstream. */
+  private h2WebSocket(req: Http2ServerRequest, res: Http2ServerResponse, route: CompiledRoute, info: ForwardInfo, meter: Meter): void {
+    const target = route.pool.pick();
+    if (!target) return badGateway(res, route, 'it has no upstream');
+    meter.upstream = target.upstream.url;
+    const headers = upstreamRequestHeaders(req.headers, info);
+    headers.connection = 'upgrade';
+    headers.upgrade = 'websocket';
+    // HTTP/2 WebSockets carry no key; the upstream's HTTP/1.1 handshake needs one.
+    headers['sec-websocket-key'] = randomBytes(16).toString('base64');
+    const upReq = this.request(target, 'GET', this.upstreamPath(route, target, req.url || '/'), headers);
+    upReq.on('upgrade', (upRes, upSocket, upHead) => {
+      const out: http.OutgoingHttpHeaders = {};
+      for (const h of ['sec-websocket-protocol', 'sec-websocket-extensions']) if (upRes.headers[h]) out[h] = upRes.headers[h];
+      res.writeHead(200, out);
+      route.counters.openUpgrades++;
+      const stream = req.stream;
+      if (upHead.length) stream.write(upHead);
+      stream.pipe(upSocket).pipe(stream);
+      const close = () => {
+        stream.destroy();
+        upSocket.destroy();
+      };
+      stream.once('close', close);
+      upSocket.once('close', close);
+      upSocket.once('error', close);
+      stream.once('error', close);
+      upSocket.once('close', () => route.counters.openUpgrades--);
+    });
+    upReq.on('response', (upRes) => {
+      res.writeHead(upRes.statusCode ?? 502, clientResponseHeaders(upRes.headers));
+      upRes.pipe(res as unknown as NodeJS.WritableStream);
+    });
+    upReq.on('error', (e: NodeJS.ErrnoException) => {
+      if (CONNECT_ERRORS.has(e.code ?? '')) route.pool.markFailed(target);
+      badGateway(res, route, `${target.upstream.url}: ${describeUpstreamError(e)}`);
+    });
+    upReq.end();
+  }
+
+  /** HTTP/1.1 Upgrade (WebSocket): checked like a request, then the two sockets are joined. */
+  upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, proto: Proto): void {
+    socket.on('error', () => socket.destroy());
+    const rawHost = req.headers.host;
+    const host = hostOf(rawHost);
+    const url = req.url ?? '';
+    const route = host && url.startsWith('/') ? this.state.table.match(host, url) : undefined;
+    const refuse = (status: number, text: string, extra = '') => {
+      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text) + 1}\r\n${extra}\r\n${text}\n`);
+    };
+    if (!route || !rawHost) return refuse(proto === 'https' ? 421 : 404, `Homeport does not serve ${host ?? 'this name'}.`);
+    if (proto === 'http' && route.config.redirectHttp) return refuse(403, 'Use https:// for this site.');
+    if (String(req.headers.upgrade).toLowerCase() === 'h2c') return refuse(400, 'h2c upgrades are not supported.');
+    const clientIp = clientAddress(req);
+    if (route.allow && !route.allow.check(clientIp, isIP(clientIp) === 6 ? 'ipv6' : 'ipv4')) {
+      return refuse(403, `${route.label} only accepts visitors from its allowed networks.`);
+    }
+    const info: ForwardInfo = { clientIp, proto, host: rawHost, upstreamHost: route.config.hostRewrite ?? rawHost };
+    const go = () => {
+      const target = route.pool.pick();
+      if (!target) return refuse(502, `${route.label} has no upstream.`);
+      const headers = upstreamRequestHeaders(req.headers, info, true);
+      const upReq = this.request(target, req.method ?? 'GET', this.upstreamPath(route, target, url), headers);
+      upReq.on('upgrade', (upRes, upSocket, upHead) => {
+        let headLines = `HTTP/1.1 101 Switching Protocols\r\n`;
+        for (let i = 0; i < upRes.rawHeaders.length; i += 2) headLines += `${upRes.rawHeaders[i]}: ${upRes.rawHeaders[i + 1]}\r\n`;
+        socket.write(headLines + '\r\n');
+        if (upHead.length) socket.write(upHead);
+        if (head.length) upSocket.write(head);
+        route.counters.openUpgrades++;
+        route.counters.requests++;
+        upSocket.pipe(socket).pipe(upSocket);
+        const close = () => {
+          socket.destroy();
+          upSocket.destroy();
+        };
+        socket.once('close', close);
+        upSocket.once('close', close);
+        upSocket.on('error', close);
+        upSocket.once('close', () => route.counters.openUpgrades--);
+      });
+      upReq.on('response', (upRes) => {
+        let headLines = `HTTP/1.1 ${upRes.statusCode} ${upRes.statusMessage}\r\nconnection: close\r\n`;
+        const out = clientResponseHeaders(upRes.headers);
+        for (const [k, v] of Object.entries(out)) for (const one of ([] as unknown[]).concat(v)) headLines += `${k}: ${String(one)}\r\n`;
+        socket.write(headLines + '\r\n');
+        upRes.pipe(socket);
+      });
+      upReq.on('error', (e: NodeJS.ErrnoException) => {
+        if (CONNECT_ERRORS.has(e.code ?? '')) route.pool.markFailed(target);
+        refuse(502, `Homeport could not reach the service behind ${route.label}: ${describeUpstreamError(e)}.`);
+      });
+      upReq.end();
+    };
+    if (!route.auth) return go();
+    route.auth.check(req.headers.authorization).then(
+      (user) => {
+        if (user === undefined) return refuse(401, `${route.label} needs a user name and password.`, `www-authenticate: ${route.auth!.challenge}\r\n`);
+        delete req.headers.authorization;
+        go();
+      },
+      () => refuse(500, 'The password check failed.'),
+    );
+  }
+
+  private reject(req: Req, res: Res, proto: Proto, start: number, status: number, title: string, text: string, route?: CompiledRoute, extra?: Record<string, string>): void {
+    this.track(req, res, proto, start, route);
+    sendPage(res, status, title, text, extra);
+  }
+
+  /** Counts and logs the request once its response is over (sent in full, or cut off: status 0). */
+  private track(req: Req, res: Res, proto: Proto, start: number, route: CompiledRoute | undefined): Meter {
+    const meter: Meter = { bytesIn: 0, bytesOut: 0, upstream: undefined };
+    res.once('close', () => this.done(req, res, proto, start, route, meter));
+    return meter;
+  }
+
+  private done(req: Req, res: Res, proto: Proto, start: number, route: CompiledRoute | undefined, meter: Meter): void {
+    const ms = performance.now() - start;
+    const status = res.writableFinished ? res.statusCode : 0;
+    route?.counters.record(ms, status, meter.bytesIn, meter.bytesOut);
+    const log = this.state.log;
+    if (!log) return;
+    log({
+      time: new Date().toISOString(),
+      remote: clientAddress(req),
+      proto: req.httpVersionMajor === 2 ? 'h2' : proto === 'https' ? 'https/1.1' : 'http/1.1',
+      method: req.method ?? '',
+      host: (req.headers.host ?? req.headers[':authority'] ?? '') as string,
+      path: req.url ?? '',
+      status,
+      bytes: meter.bytesOut,
+      ms: Math.round(ms * 10) / 10,
+      route: route?.label,
+      upstream: meter.upstream,
+    });
+  }
+}
+
+interface Meter {
+  bytesIn: number;
+  bytesOut: number;
+  upstream: string | undefined;
+}
+
+function badGateway(res: Res, route: CompiledRoute, why: string): void {
+  sendPage(
+    res,
+    502,
+    'Service unreachable',
+    `Homeport could not reach the service behind ${route.label}: ${why}. Check that the service is running and that the route's upstream address is right.`,
+  );
+}
+
+/** No body follows the head: HTTP/1.1 framing headers say so, or HTTP/2 ended the stream. */
+function hasNoBody(req: Req): boolean {
+  if (req.httpVersionMajor === 2) return (req as Http2ServerRequest).stream.endAfterHeaders;
+  const cl = req.headers['content-length'];
+  return req.headers['transfer-encoding'] === undefined && (cl === undefined || cl === '0');
+}

@@ -1,0 +1,181 @@
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as http2 from 'node:http2';
+import * as net from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { ACME_TLS_ALPN, HTTP01_PATH_PREFIX, type ChallengeStore } from '../acme/challenges';
+import type { ProxySettings } from '../config/routes';
+import type { CertificateSource } from './cert-source';
+import { TLS_CIPHERS } from './cert-source';
+import type { RequestHandler } from './handler';
+
+/** Marks a socket whose client offered acme-tls/1 for a name with a pending tls-alpn-01. */
+const kAcme = Symbol('homeport.acme-tls');
+
+/** Slowloris and size limits shared by both HTTP/1.1 servers. */
+function http1Options(s: ProxySettings): http.ServerOptions {
+  return {
+    maxHeaderSize: s.maxHeaderSize,
+    headersTimeout: s.headersTimeoutMs,
+    requestTimeout: s.requestTimeoutMs,
+    keepAliveTimeout: s.keepAliveTimeoutMs,
+    // The timeouts above are enforced by a sweep at this interval: keep it well under them.
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(s.headersTimeoutMs / 4))),
+    noDelay: true,
+    // Requests with both Content-Length and Transfer-Encoding, bare LF, obs-fold…: refused.
+    insecureHTTPParser: false,
+    joinDuplicateHeaders: false,
+  };
+}
+
+/**
+ * Port 80: answers http-01 challenges from the shared store, then redirects to HTTPS (or
+ * proxies a route that opted out of the redirect).
+ */
+export function createHttpServer(settings: ProxySettings, challenges: ChallengeStore, handler: RequestHandler, httpsPort: () => number): http.Server {
+  const server = http.createServer(http1Options(settings), (req, res) => {
+    const url = req.url ?? '';
+    if (url.startsWith(HTTP01_PATH_PREFIX) && (req.method === 'GET' || req.method === 'HEAD')) {
+      const token = url.slice(HTTP01_PATH_PREFIX.length).split('?')[0]!;
+      const answer = challenges.getHttp01(token);
+      if (answer !== undefined) {
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': Buffer.byteLength(answer), 'cache-control': 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : answer);
+        return;
+      }
+    }
+    handler.handle(req, res, 'http', httpsPort());
+  });
+  server.timeout = settings.idleTimeoutMs;
+  server.on('upgrade', (req, socket, head) => handler.upgrade(req, socket, head, 'http'));
+  server.on('clientError', onClientError);
+  return server;
+}
+
+export interface HttpsServers {
+  tls: https.Server;
+  h2: http2.Http2Server;
+  /** Open HTTP/2 sessions, for a graceful drain. */
+  sessions: Set<http2.ServerHttp2Session>;
+}
+
+/**
+ * Port 443: one TLS listener; the SNI callback picks the certificate, ALPN picks the
+ * protocol, and each connection then goes to the HTTP/1.1 or the HTTP/2 server.
+ */
+export function createHttpsServers(
+  settings: ProxySettings,
+  source: CertificateSource,
+  challenges: ChallengeStore,
+  handler: RequestHandler,
+  httpsPort: () => number,
+): HttpsServers {
+  const tlsServer = https.createServer({
+    ...http1Options(settings),
+    minVersion: 'TLSv1.2',
+    ciphers: TLS_CIPHERS,
+    honorCipherOrder: true,
+    handshakeTimeout: settings.handshakeTimeoutMs,
+    // Runs before SNICallback under TLS 1.3 (OpenSSL negotiates ALPN early there), so a
+    // validation handshake is known when the certificate is chosen.
+    ALPNCallback(this: TLSSocket, { servername, protocols }: { servername: string; protocols: string[] }) {
+      if (protocols.includes(ACME_TLS_ALPN) && servername && challenges.getTlsAlpn01(servername)) {
+        (this as unknown as Record<symbol, boolean>)[kAcme] = true;
+        return ACME_TLS_ALPN;
+      }
+      if (protocols.includes('h2')) return 'h2';
+      if (protocols.includes('http/1.1')) return 'http/1.1';
+      return undefined;
+    },
+    SNICallback(this: TLSSocket, servername: string, cb: (err: Error | null, ctx?: import('node:tls').SecureContext) => void) {
+      const name = servername.toLowerCase();
+      if ((this as unknown as Record<symbol, boolean>)[kAcme]) {
+        const answer = challenges.getTlsAlpn01(name);
+        if (answer) return cb(null, answer);
+      }
+      const ctx = source.contextFor(name) ?? (settings.unknownName === 'default-certificate' ? source.defaultContext() : undefined);
+      if (!ctx) return cb(new Error(`no certificate for ${name}`));
+      cb(null, ctx);
+    },
+  } as https.ServerOptions);
+  tlsServer.timeout = settings.idleTimeoutMs;
+
+  const h2 = http2.createServer({
+    settings: { enableConnectProtocol: true, maxConcurrentStreams: 250, maxHeaderListSize: settings.maxHeaderSize },
+    maxSessionMemory: 32,
+    maxHeaderListPairs: 256,
+  });
+  h2.setTimeout(settings.idleTimeoutMs);
+  h2.on('request', (req, res) => handler.handle(req, res, 'https', httpsPort()));
+  const sessions = new Set<http2.ServerHttp2Session>();
+  h2.on('session', (s) => {
+    sessions.add(s);
+    s.once('close', () => sessions.delete(s));
+  });
+  h2.on('sessionError', () => {});
+
+  const [http1Listener] = tlsServer.listeners('secureConnection') as ((s: TLSSocket) => void)[];
+  tlsServer.removeAllListeners('secureConnection');
+  tlsServer.on('secureConnection', (socket: TLSSocket) => {
+    if (socket.alpnProtocol === 'h2') {
+      h2.emit('connection', socket);
+    } else if (socket.alpnProtocol === ACME_TLS_ALPN) {
+      // The CA only needs the handshake; nothing is spoken on this connection.
+      socket.end();
+    } else {
+      http1Listener!.call(tlsServer, socket);
+    }
+  });
+  tlsServer.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => handler.handle(req, res, 'https', httpsPort()));
+  tlsServer.on('upgrade', (req, socket, head) => handler.upgrade(req, socket, head, 'https'));
+  tlsServer.on('clientError', onClientError);
+  tlsServer.on('tlsClientError', () => {});
+  return { tls: tlsServer, h2, sessions };
+}
+
+/** Malformed requests get a bare 400 and the connection closes; nothing reaches a route. */
+function onClientError(err: NodeJS.ErrnoException, socket: net.Socket | import('node:stream').Duplex): void {
+  if (!socket.writable || (err.code === 'ECONNRESET' && !(socket as net.Socket).bytesWritten)) {
+    socket.destroy();
+    return;
+  }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+}
+
+/**
+ * Listens on every address in `addresses` with one server: the first address is the
+ * server's own, the others hand their connections to it. '::' also takes IPv4 where the
+ * system allows dual-stack sockets; where IPv6 is missing it falls back to 0.0.0.0.
+ */
+export async function listenAll(server: net.Server, port: number, addresses: string[]): Promise<{ port: number; extra: net.Server[] }> {
+  const [first, ...rest] = addresses.length ? addresses : ['::'];
+  const bound = await listenOne(server, port, first!);
+  const extra: net.Server[] = [];
+  for (const addr of rest) {
+    const relay = net.createServer({ pauseOnConnect: false }, (socket) => server.emit('connection', socket));
+    await listenOne(relay, bound, addr);
+    extra.push(relay);
+  }
+  return { port: bound, extra };
+}
+
+function listenOne(server: net.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      if (host === '::' && (e.code === 'EAFNOSUPPORT' || e.code === 'EADDRNOTAVAIL')) {
+        listenOne(server, port, '0.0.0.0').then(resolve, reject);
+      } else {
+        reject(e);
+      }
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve((server.address() as net.AddressInfo).port);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({ port, host, ipv6Only: false });
+  });
+}
