@@ -2,7 +2,8 @@ import { after, before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { startPebble, type Pebble } from '../helpers/pebble';
 import { tmpDir } from '../helpers/tmp';
@@ -48,7 +49,8 @@ function assertValid(cert: IssuedCertificate, names: string[]): X509Certificate 
 
 before(async () => {
   pebble = await startPebble();
-  dataDir = tmpDir();
+  // Made by hand: tmpDir() inside before() would be removed when the hook ends.
+  dataDir = mkdtempSync(path.join(os.tmpdir(), 'homeport-acme-'));
   root = new X509Certificate(await pebble.issuingRootPem());
   issuer = new AcmeIssuer(options());
   listeners = await startChallengeListeners({ store: issuer.challenges, httpPort: pebble.httpPort, httpsPort: pebble.tlsPort, host: '127.0.0.1' });
@@ -58,6 +60,7 @@ after(async () => {
   issuer?.close();
   await listeners?.close();
   await pebble?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
 });
 
 describe('AcmeIssuer against Pebble', () => {
@@ -69,7 +72,7 @@ describe('AcmeIssuer against Pebble', () => {
     assert.equal(cert.ca, pebble.directoryUrl);
     assert.ok(steps.some((s) => /http-01/.test(s)), `progress mentions the challenge: ${steps.join(' | ')}`);
     const accounts = path.join(dataDir, 'accounts');
-    const [caDir] = require('node:fs').readdirSync(accounts) as string[];
+    const [caDir] = readdirSync(accounts);
     assert.equal(statSync(path.join(accounts, caDir, 'key.pem')).mode & 0o777, 0o600);
     assert.equal(statSync(path.join(accounts, caDir)).mode & 0o777, 0o700);
     const account = JSON.parse(readFileSync(path.join(accounts, caDir, 'account.json'), 'utf8'));
@@ -120,7 +123,7 @@ describe('AcmeIssuer against Pebble', () => {
   });
 
   test('a second issuer reuses the stored account: no new account (it would need the terms accepted again)', async () => {
-    const caDir = path.join(dataDir, 'accounts', (require('node:fs').readdirSync(path.join(dataDir, 'accounts')) as string[])[0]);
+    const caDir = path.join(dataDir, 'accounts', readdirSync(path.join(dataDir, 'accounts'))[0]);
     const keyBefore = readFileSync(path.join(caDir, 'key.pem'), 'utf8');
     const accountBefore = readFileSync(path.join(caDir, 'account.json'), 'utf8');
     const second = new AcmeIssuer(options({ acceptTos: false, challenges: issuer.challenges }));

@@ -62,7 +62,10 @@ export class AcmeClient {
     private readonly accountKey: KeyObject,
     /** What to call the CA in messages. */
     readonly label: string,
+    /** The directory when already fetched (a session fetches it once for everyone). */
+    directory?: Promise<AcmeDirectory>,
   ) {
+    this.dir = directory;
     const jwk = createPublicKey(accountKey).export({ format: 'jwk' }) as unknown as Jwk;
     if (jwk.kty !== 'EC' || jwk.crv !== 'P-256') throw new Error('account keys are ECDSA P-256');
     // RFC 7638: members in lexicographic order, no whitespace.
@@ -204,20 +207,6 @@ export class AcmeClient {
       delay = Math.min(delay * 2, 2_000);
     }
   }
-
-  /** RFC 9773: GET renewalInfo/<certID>, unauthenticated. */
-  async renewalInfo(certId: string): Promise<{ window?: { start: string; end: string }; explanationURL?: string; retryAfter?: number } | undefined> {
-    const dir = await this.directory();
-    if (!dir.renewalInfo) return undefined;
-    const res = await this.transport.request(`${dir.renewalInfo.replace(/\/$/, '')}/${certId}`);
-    if (res.status !== 200) return undefined;
-    const json = safeJson(res.body) as { suggestedWindow?: { start: string; end: string }; explanationURL?: string } | undefined;
-    return {
-      window: json?.suggestedWindow,
-      explanationURL: json?.explanationURL,
-      retryAfter: parseRetryAfter(res.headers['retry-after'], Date.now()),
-    };
-  }
 }
 
 function safeJson(body: Buffer): any {
@@ -226,4 +215,24 @@ function safeJson(body: Buffer): any {
   } catch {
     return undefined;
   }
+}
+
+export interface RenewalInfoResponse {
+  window?: { start: string; end: string };
+  explanationURL?: string;
+  /** Retry-After of the response, ms since epoch. */
+  retryAfter?: number;
+}
+
+/** RFC 9773 §4.2: GET <renewalInfo>/<certID>, unauthenticated; undefined when the CA has no ARI. */
+export async function fetchRenewalInfo(transport: Transport, directory: AcmeDirectory, certId: string): Promise<RenewalInfoResponse | undefined> {
+  if (!directory.renewalInfo) return undefined;
+  const res = await transport.request(`${directory.renewalInfo.replace(/\/$/, '')}/${certId}`);
+  if (res.status !== 200) return undefined;
+  const json = safeJson(res.body) as { suggestedWindow?: { start: string; end: string }; explanationURL?: string } | undefined;
+  return {
+    window: json?.suggestedWindow,
+    explanationURL: json?.explanationURL,
+    retryAfter: parseRetryAfter(res.headers['retry-after'], Date.now()),
+  };
 }

@@ -6,14 +6,14 @@ import type { ChallengeType, IssueRequest, IssuedCertificate, Issuer, KeyType, R
 import { accountDir, ensureAccount, loadOrCreateAccountKey } from './accounts';
 import { resolveCa, type CaSpec, type ResolvedCa } from './cas';
 import { ChallengeStore } from './challenges';
-import { AcmeClient, type AcmeAuthorization, type AcmeChallenge, type AcmeOrder } from './client';
+import { AcmeClient, fetchRenewalInfo, type AcmeAuthorization, type AcmeChallenge, type AcmeOrder } from './client';
 import type { DnsProvider } from './dns-provider';
 import { createCsr, generateKey, keyToPem } from './keys';
 import { isWildcard, normalizeNames } from './names';
 import { AcmeProblemError, addressFromDetail, isCaSpecificFailure } from './problems';
 import { ariCertId, toRenewalWindow } from './renewal';
 import { dns01Solver, http01Solver, tlsAlpn01Solver, type Solvers } from './solvers';
-import { loadCaBundle, Transport, type ServerDate } from './transport';
+import { fetchDirectory, loadCaBundle, Transport, type AcmeDirectory, type ServerDate } from './transport';
 
 export interface AcmeIssuerOptions {
   /** Data directory; accounts live in <dataDir>/accounts/<ca-id>/. */
@@ -39,7 +39,9 @@ const PRIORITY: ChallengeType[] = ['http-01', 'tls-alpn-01', 'dns-01'];
 interface Session {
   ca: ResolvedCa;
   transport: Transport;
-  client: Promise<AcmeClient>;
+  directory: Promise<AcmeDirectory>;
+  /** Started on first issuance: account key, account. */
+  client?: Promise<AcmeClient>;
 }
 
 /**
@@ -84,27 +86,36 @@ export class AcmeIssuer implements Issuer {
     return latest;
   }
 
+  /** Connection and directory for a CA, opened once; a failure is forgotten so the next call retries. */
   private session(ca: ResolvedCa): Session {
     let s = this.sessions.get(ca.id);
     if (!s) {
       const transport = new Transport(ca.displayName, { caPem: ca.caRoot ? loadCaBundle(ca.caRoot) : undefined });
-      const client = (async () => {
-        const dir = accountDir(this.opts.dataDir, ca.id);
-        const key = await loadOrCreateAccountKey(dir);
-        const c = new AcmeClient(transport, ca.directoryUrl, key, ca.displayName);
-        await c.directory();
-        await ensureAccount(c, dir, ca, { email: this.opts.email, acceptTos: this.opts.acceptTos });
-        return c;
-      })();
-      s = { ca, transport, client };
-      this.sessions.set(ca.id, s);
-      // A failed start is not cached: the next issue() tries again from scratch.
-      client.catch(() => {
-        if (this.sessions.get(ca.id) === s) this.sessions.delete(ca.id);
-        transport.close();
-      });
+      const session: Session = { ca, transport, directory: fetchDirectory(transport, ca.directoryUrl) };
+      this.sessions.set(ca.id, session);
+      session.directory.catch(() => this.forget(session));
+      s = session;
     }
     return s;
+  }
+
+  private forget(s: Session): void {
+    if (this.sessions.get(s.ca.id) === s) this.sessions.delete(s.ca.id);
+    s.transport.close();
+  }
+
+  private client(ca: ResolvedCa): Promise<AcmeClient> {
+    const s = this.session(ca);
+    s.client ??= (async () => {
+      const dir = accountDir(this.opts.dataDir, ca.id);
+      const key = await loadOrCreateAccountKey(dir);
+      const c = new AcmeClient(s.transport, ca.directoryUrl, key, ca.displayName, s.directory);
+      await c.directory();
+      await ensureAccount(c, dir, ca, { email: this.opts.email, acceptTos: this.opts.acceptTos });
+      return c;
+    })();
+    s.client.catch(() => this.forget(s));
+    return s.client;
   }
 
   async issue(req: IssueRequest): Promise<IssuedCertificate> {
@@ -165,7 +176,7 @@ export class AcmeIssuer implements Issuer {
     const progress = (step: string) => req.onProgress?.(step);
     const signal = req.signal;
     progress(`Connecting to ${ca.displayName}`);
-    const client = await this.session(ca).client;
+    const client = await this.client(ca);
     const directory = await client.directory();
     let replaces: string | undefined;
     if (req.replacing && directory.renewalInfo) {
@@ -258,14 +269,14 @@ export class AcmeIssuer implements Issuer {
   /** The CA's renewal window for a certificate (RFC 9773), if the CA that issued it offers ARI. */
   async renewalWindow(certPem: string, ca: string): Promise<RenewalWindow | undefined> {
     const resolved = this.cas.find((c) => c.id === ca || c.directoryUrl === ca) ?? resolveCa({ ca });
-    const client = await this.session(resolved).client;
+    const session = this.session(resolved);
     let certId: string;
     try {
       certId = ariCertId(certPem);
     } catch {
       return undefined;
     }
-    return toRenewalWindow(await client.renewalInfo(certId));
+    return toRenewalWindow(await fetchRenewalInfo(session.transport, await session.directory, certId));
   }
 
   /** Closes the kept connections (the CLI calls this so the process can exit at once). */
