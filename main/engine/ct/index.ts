@@ -1,0 +1,24 @@
+/**
+ * CT readiness: what the rest of the engine uses. The lifecycle plugs in `ctReadinessGate`
+ * and arms `scheduleCtReady`; the proxy and lifecycle read `servingDecision`; the app keeps
+ * one `LogListSource` running for the daily list refresh.
+ */
+export { ctReadinessGate, scheduleCtReady, type CtGateOptions } from './gate';
+export { checkCertificate, type CtVerdict, type CtCheckOptions, type LogLists, type SctReport } from './check';
+export {
+  DEFAULT_MARGINS,
+  MIN_MARGIN_MS,
+  defaultServingPolicy,
+  readinessMargins,
+  marginFor,
+  servingDecision,
+  type ReadinessMargins,
+  type ServingPolicy,
+  type ServingDecision,
+} from './readiness';
+export { LogListSource, CHROME_LOG_LIST_URL, APPLE_LOG_LIST_URL, type RefreshOutcome } from './log-list-refresh';
+export { shippedLogList } from './snapshot';
+export { parseLogList, parseSignedLogList, logListAgeWarning, type CtLog, type LogList } from './log-list';
+export { assessClock, sampleFromDateHeader, sampleFromScts, type ClockSample, type ClockVerdict } from './clock-skew';
+export { extractEmbeddedScts, parseSctList, type Sct } from './sct';
+export { precertSignedEntry, leafHash, merkleTreeLeaf, type PrecertEntry } from './precert';
