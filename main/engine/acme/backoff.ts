@@ -23,7 +23,7 @@ export function nextRetry(opts: {
   random?: () => number;
 }): RetryPlan {
   const now = opts.clock.now();
-  const n = Math.max(1, Math.floor(opts.failures));
+  const n = Number.isFinite(opts.failures) ? Math.max(1, Math.floor(opts.failures)) : 1;
   const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(n - 1, 30));
   // ±10 % so that many certificates failing together spread out again.
   const jittered = Math.round(base * (0.9 + 0.2 * (opts.random ?? Math.random)()));

@@ -18,6 +18,9 @@ export function normalizeName(input: string): string {
     throw invalid('a wildcard may only be the whole first label', 'Write it as *.example.com.');
   }
   if (/[\s/:@?#]/.test(rest)) throw invalid('it contains a space, "/", ":", "@", "?" or "#"', 'Give only the host name, without scheme, port or path.');
+  if (/^[0-9]+$/.test(rest.split('.').pop() ?? '')) {
+    throw invalid('its last label is a number, and it is not a valid IP address', 'Give a domain name, or a valid IPv4/IPv6 address.');
+  }
   const ascii = domainToASCII(rest);
   if (!ascii) throw invalid('it cannot be converted to an ASCII (punycode) domain name');
   const labels = ascii.split('.');
@@ -29,7 +32,6 @@ export function normalizeName(input: string): string {
     if (!/^[a-z0-9-]+$/.test(label)) throw invalid(`the label "${label}" may only hold letters, digits and "-"`);
     if (label.startsWith('-') || label.endsWith('-')) throw invalid(`the label "${label}" starts or ends with "-"`);
   }
-  if (/^[0-9]+$/.test(labels[labels.length - 1])) throw invalid('its last label is a number');
   return wildcard ? `*.${ascii}` : ascii;
 }
 
