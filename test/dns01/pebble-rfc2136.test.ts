@@ -9,7 +9,8 @@ import { tmpDir } from '../helpers/tmp';
 
 // End to end: Pebble resolves names at a real BIND, and Homeport proves control of them by
 // changing BIND's zones through RFC 2136 updates signed with TSIG — the way a self-hoster
-// with their own DNS server gets a wildcard certificate.
+// with their own DNS server gets a wildcard certificate. challtestsrv holds no TXT record
+// here, so a valid order proves Pebble read the records from BIND.
 
 let bind: Bind;
 let pebble: Pebble;

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import * as dgram from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as dnsPacket from 'dns-packet';
@@ -43,6 +43,13 @@ export interface BindOptions {
   keys?: BindKey[];
   /** Log named's output to stderr (debugging). */
   verbose?: boolean;
+  /**
+   * Also act as a recursive resolver (pre-flight tests). Its outgoing queries go to the same
+   * port as it listens on, so delegations to 127.0.0.x reach test servers (or nothing).
+   */
+  recursion?: boolean;
+  /** Zones this server resolves by asking another one, `address` as host:port (recursion only). */
+  forwardZones?: { name: string; address: string }[];
 }
 
 export interface Bind {
@@ -73,7 +80,13 @@ function zoneFile(z: BindZone): string {
   ].join('\n');
 }
 
-function namedConf(dir: string, port: number, zones: BindZone[], keys: Required<BindKey>[]): string {
+function namedConf(
+  dir: string,
+  port: number,
+  zones: BindZone[],
+  keys: Required<BindKey>[],
+  extra: Pick<BindOptions, 'recursion' | 'forwardZones'> = {},
+): string {
   const lines = keys.map((k) => `key "${k.name}" { algorithm ${k.algorithm}; secret "${k.secret}"; };`);
   lines.push(
     // No control channel: its fixed port 953 would collide between parallel test files.
@@ -85,7 +98,7 @@ function namedConf(dir: string, port: number, zones: BindZone[], keys: Required<
     `  managed-keys-directory "${dir}";`,
     `  listen-on port ${port} { 127.0.0.1; };`,
     '  listen-on-v6 { none; };',
-    '  recursion no;',
+    ...(extra.recursion ? [`  port ${port};`, '  recursion yes;', '  allow-recursion { any; };'] : ['  recursion no;']),
     '  dnssec-validation no;',
     '  notify no;',
     '};',
@@ -99,6 +112,12 @@ function namedConf(dir: string, port: number, zones: BindZone[], keys: Required<
       ...(policy.length ? [`  update-policy { ${policy.map((p) => `${p};`).join(' ')} };`] : []),
       '};',
     );
+  }
+  // Root hints pointing at this server itself keep a resolver's priming queries on loopback.
+  if (extra.recursion) lines.push(`zone "." { type hint; file "${path.join(dir, 'root.hint')}"; };`);
+  for (const f of extra.forwardZones ?? []) {
+    const [host, fport] = f.address.split(':');
+    lines.push(`zone "${f.name}" { type forward; forward only; forwarders { ${host} port ${fport}; }; };`);
   }
   return lines.join('\n') + '\n';
 }
@@ -128,9 +147,24 @@ export function queryDns(host: string, port: number, name: string, type: dnsPack
   });
 }
 
+function appArmorEnabled(): boolean {
+  try {
+    return readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim() === 'Y';
+  } catch {
+    return false;
+  }
+}
+
 export async function startBind(opts: BindOptions): Promise<Bind> {
-  requireTool('named', 'apt-get install -y bind9');
+  const installed = requireTool('named', 'apt-get install -y bind9');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'homeport-bind-'));
+  // Debian confines /usr/sbin/named with an AppArmor profile that forbids files under /tmp;
+  // profiles attach by path, so where AppArmor is on, a copy of the binary runs unconfined.
+  let named = installed;
+  if (appArmorEnabled()) {
+    named = path.join(dir, 'named');
+    copyFileSync(installed, named);
+  }
   const keys = (opts.keys ?? []).map((k) => ({
     name: k.name,
     algorithm: k.algorithm ?? 'hmac-sha256',
@@ -138,11 +172,12 @@ export async function startBind(opts: BindOptions): Promise<Bind> {
   }));
   const port = await freePort();
   const conf = path.join(dir, 'named.conf');
-  writeFileSync(conf, namedConf(dir, port, opts.zones, keys));
+  writeFileSync(conf, namedConf(dir, port, opts.zones, keys, opts));
   for (const z of opts.zones) writeFileSync(path.join(dir, `${z.name}.zone`), zoneFile(z));
+  if (opts.recursion) writeFileSync(path.join(dir, 'root.hint'), '. 3600000 NS hints.invalid.\nhints.invalid. 3600000 A 127.0.0.1\n');
 
   // -g: foreground, log to stderr; -4: IPv4 only. named says "running" once every zone is loaded.
-  const child = spawn('named', ['-g', '-4', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(named, ['-g', '-4', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   let stopping = false;
   await new Promise<void>((resolve, reject) => {
