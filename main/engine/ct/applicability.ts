@@ -20,23 +20,31 @@ function publicRoots(): X509Certificate[] {
   return roots;
 }
 
-function anchoredInRoot(cert: X509Certificate): X509Certificate | undefined {
-  for (const root of publicRoots()) {
+function anchoredInRoot(cert: X509Certificate, roots: X509Certificate[]): X509Certificate | undefined {
+  for (const root of roots) {
     if (root.fingerprint256 === cert.fingerprint256) return root;
     if (cert.issuer === root.subject && cert.checkIssued(root) && cert.verify(root.publicKey)) return root;
   }
   return undefined;
 }
 
-/** `chain` is the leaf's issuers in order (intermediates, optionally the root). */
-export function decideApplicability(leafDer: Uint8Array, chain: Uint8Array[], override?: ApplicabilityOverride): Applicability {
+/**
+ * `chain` is the leaf's issuers in order (intermediates, optionally the root); `roots` is the
+ * public store (Node's unless a test supplies its own).
+ */
+export function decideApplicability(
+  leafDer: Uint8Array,
+  chain: Uint8Array[],
+  override?: ApplicabilityOverride,
+  roots: X509Certificate[] = publicRoots(),
+): Applicability {
   if (override === 'public') return { applicable: true, reason: 'Treated as publicly trusted (--public): browsers require CT.' };
   if (override === 'private') return { applicable: false, reason: 'Treated as private (--private): CT not required.' };
   const certs = [leafDer, ...chain].map((d) => new X509Certificate(Buffer.from(d)));
   // Walk up while each certificate is really signed by the next one; the top is the anchor candidate.
   let top = certs[0];
   for (let i = 1; i < certs.length && top.checkIssued(certs[i]) && top.verify(certs[i].publicKey); i++) top = certs[i];
-  const root = anchoredInRoot(top);
+  const root = anchoredInRoot(top, roots);
   if (root) {
     return {
       applicable: true,
@@ -49,7 +57,7 @@ export function decideApplicability(leafDer: Uint8Array, chain: Uint8Array[], ov
       reason: 'CT not required as far as Homeport can tell: no issuer was given and the issuer is not a public root. Pass the chain or --public to be sure.',
     };
   }
-  return { applicable: false, reason: `CT not required: private CA (${rootName(top)} is not a publicly trusted root).` };
+  return { applicable: false, reason: `CT not required: private CA (the chain ends at ${rootName(top)}, which no public root vouches for).` };
 }
 
 function rootName(c: X509Certificate): string {

@@ -166,7 +166,7 @@ export function issueLeaf(spec: LeafSpec): IssuedLeaf {
     ext('2.5.29.19', true, seq()),
   ];
   const after = [ext('2.5.29.17', false, seq(tlv(0x82, Buffer.from(dns, 'latin1'))))];
-  const tbsWith = (middle: Buffer) =>
+  const tbsWith = (middle: Buffer[]) =>
     seq(
       tlv(0xa0, int(2)),
       int(serial),
@@ -175,12 +175,13 @@ export function issueLeaf(spec: LeafSpec): IssuedLeaf {
       seq(time(spec.notBefore), time(spec.notAfter)),
       name(dns),
       spki,
-      tlv(0xa3, seq(...before, middle, ...after)),
+      tlv(0xa3, seq(...before, ...middle, ...after)),
     );
-  const precertDer = signCert(tbsWith(ext(PRECERT_POISON_OID, true, Buffer.of(0x05, 0x00))), spec.ca.key);
+  const precertDer = signCert(tbsWith([ext(PRECERT_POISON_OID, true, Buffer.of(0x05, 0x00))]), spec.ca.key);
   const entry = precertSignedEntry(precertDer, spec.ca.der);
-  const list = spec.rawSctList ?? sctList(spec.scts.map((s) => makeSct(s, entry)));
-  const der = signCert(tbsWith(ext(SCT_LIST_OID, false, octet(list))), spec.ca.key);
+  // No SCTs at all: a certificate the CA never logged, without the extension.
+  const list = spec.rawSctList ?? (spec.scts.length ? sctList(spec.scts.map((s) => makeSct(s, entry))) : undefined);
+  const der = signCert(tbsWith(list ? [ext(SCT_LIST_OID, false, octet(list))] : []), spec.ca.key);
   return { der, pem: toPem(der), precertDer };
 }
 
