@@ -77,8 +77,9 @@ test('navigli: inclusion proofs built from real tiles verify against the root of
   for (const size of [1024, 1000, 777, 513, 256, 3]) {
     const root = tree.root(size);
     for (const index of [0, 1, 255, 256, 511, 700, 999, 1023].filter((i) => i < size)) {
-      const proof = await inclusionProofFromTiles(index, size, source);
+      const { proof, leafHash } = await inclusionProofFromTiles(index, size, source);
       assert.deepEqual(proof, tree.inclusionProof(index, size), `proof of ${index} in ${size}`);
+      assert.ok(leafHash.equals(level0[Math.floor(index / 256)][index % 256]), 'the leaf hash the log holds');
       assert.ok(verifyInclusion(index, size, level0[Math.floor(index / 256)][index % 256], proof, root));
     }
   }
@@ -91,7 +92,7 @@ test('a partial tile the log has since completed is read from the full tile', as
   const tree = new MemoryTree();
   for (const h of level0.slice(0, 100)) tree.append(h);
   const source = async (p: string) => (p === 'tile/0/000' ? Buffer.concat(level0) : null);
-  const proof = await inclusionProofFromTiles(42, 100, source);
+  const { proof } = await inclusionProofFromTiles(42, 100, source);
   assert.ok(verifyInclusion(42, 100, level0[42], proof, tree.root()));
   await assert.rejects(inclusionProofFromTiles(42, 100, async () => null), (e: unknown) => isHomeportError(e) && e.code === 'ct.bad-tile');
 });

@@ -332,6 +332,12 @@ interface TileRef {
   width: number;
 }
 
+/** An audit path read from tiles, with the leaf hash the log holds at that index. */
+export interface TileProof {
+  proof: Buffer[];
+  leafHash: Buffer;
+}
+
 /**
  * The audit path of leaf `index` in the tree of `treeSize`, built from hash tiles: every
  * proof node is a range of leaves, each range a few complete subtrees, each subtree inside
@@ -339,7 +345,7 @@ interface TileRef {
  * fetched at once. A partial tile the log has since completed may be gone; the full tile
  * begins with the same hashes, so it serves instead.
  */
-export async function inclusionProofFromTiles(index: number, treeSize: number, source: TileSource): Promise<Buffer[]> {
+export async function inclusionProofFromTiles(index: number, treeSize: number, source: TileSource): Promise<TileProof> {
   const ranges = inclusionRanges(index, treeSize);
   const refs = new Map<string, TileRef>();
   const refOf = (level: number, subIndex: number): TileRef => {
@@ -348,11 +354,9 @@ export async function inclusionProofFromTiles(index: number, treeSize: number, s
     const tileIndex = Math.floor(firstStored / TILE_WIDTH);
     return { level: tileLevel, index: tileIndex, width: tileWidth(tileLevel, tileIndex, treeSize) };
   };
-  for (const r of ranges) {
-    for (const s of rangeSubtrees(r)) {
-      const ref = refOf(s.level, s.index);
-      refs.set(tilePath(ref.level, ref.index, ref.width), ref);
-    }
+  for (const s of [{ level: 0, index }, ...ranges.flatMap(rangeSubtrees)]) {
+    const ref = refOf(s.level, s.index);
+    refs.set(tilePath(ref.level, ref.index, ref.width), ref);
   }
   const tiles = new Map<string, Buffer[]>();
   await Promise.all(
@@ -376,7 +380,7 @@ export async function inclusionProofFromTiles(index: number, treeSize: number, s
     }
     return row[0];
   };
-  return ranges.map((r) => rangeHash(r, subtree));
+  return { proof: ranges.map((r) => rangeHash(r, subtree)), leafHash: subtree(0, index) };
 }
 
 /**
@@ -411,7 +415,7 @@ export class StaticCtClient {
     return res.body;
   };
 
-  inclusionProof(index: number, treeSize: number): Promise<Buffer[]> {
+  inclusionProof(index: number, treeSize: number): Promise<TileProof> {
     return inclusionProofFromTiles(index, treeSize, this.tile);
   }
 }
