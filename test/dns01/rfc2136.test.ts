@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
+import * as dgram from 'node:dgram';
 import * as dnsPacket from 'dns-packet';
 import { ManualClock } from '../../main/engine/clock';
 import { HomeportError } from '../../main/engine/errors';
@@ -137,6 +138,17 @@ describe('RFC 2136 provider against BIND', () => {
   test('a clock far off: BIND answers BADTIME, reported as clock skew', async () => {
     const clock = new ManualClock(Date.now() - 3_600_000);
     await rejectsWith(provider({ clock, zone: 'example.test' }).setTxt('_acme-challenge.example.test', 'x'), 'dns01.clock-skew', /about 60 minutes/);
+  });
+
+  test('a server that swallows UDP: unreachable after the retries', async (t) => {
+    const silent = dgram.createSocket('udp4');
+    let received = 0;
+    silent.on('message', () => received++);
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
+    t.after(() => silent.close());
+    const p = new Rfc2136Provider({ server: { host: '127.0.0.1', port: silent.address().port }, key: key(), zone: 'example.test', timeoutMs: 100 });
+    await rejectsWith(p.setTxt('_acme-challenge.example.test', 'x'), 'dns01.server-unreachable', /did not answer/);
+    assert.equal(received, 3, 'sent three times');
   });
 
   test('nothing listening: unreachable, over UDP and TCP', async () => {

@@ -41,13 +41,14 @@ const RCODE_NAMES: Record<number, string> = {
 };
 
 const normalize = (name: string): string => name.trim().replace(/\.$/, '').toLowerCase();
+// Never the root zone: a resolver's root SOA for a made-up name is not a zone we may update.
+const isWithin = (name: string, zone: string): boolean => zone !== '' && (name === zone || name.endsWith(`.${zone}`));
+
 function describeSeconds(s: number): string {
   if (s < 120) return `${Math.round(s)} seconds`;
   if (s < 7200) return `${Math.round(s / 60)} minutes`;
   return `${Math.round(s / 3600)} hours`;
 }
-
-const isWithin = (name: string, zone: string): boolean => zone === '' || name === zone || name.endsWith(`.${zone}`);
 
 /**
  * dns-01 through RFC 2136 dynamic updates signed with TSIG: works with any BIND, Knot or
