@@ -168,6 +168,20 @@ describe('AcmeIssuer against Pebble', () => {
     }
   });
 
+  test('unforced: when http-01 cannot work, a new order is tried with tls-alpn-01', async () => {
+    await listeners.close();
+    listeners = await startChallengeListeners({ store: issuer.challenges, httpsPort: pebble.tlsPort, host: '127.0.0.1' });
+    const steps: string[] = [];
+    try {
+      const cert = await issuer.issue({ names: ['fallback.example.test'], keyType: 'ec256', onProgress: (s) => steps.push(s) });
+      assertValid(cert, ['fallback.example.test']);
+      assert.ok(steps.some((s) => /^http-01 failed .*refused.*; trying tls-alpn-01$/.test(s)), steps.join(' | '));
+    } finally {
+      await listeners.close();
+      listeners = await startChallengeListeners({ store: issuer.challenges, httpPort: pebble.httpPort, httpsPort: pebble.tlsPort, host: '127.0.0.1' });
+    }
+  });
+
   test('a wildcard without dns-01 is refused before any request', async () => {
     await assert.rejects(issuer.issue({ names: ['*.nodns.example.test'], keyType: 'ec256', challenge: 'http-01' }), { code: 'acme.wildcard-needs-dns01' });
     const noDns = new AcmeIssuer(options({ dnsProvider: undefined }));

@@ -36,6 +36,9 @@ export interface AcmeIssuerOptions {
 /** Picking order when the user forces nothing: the cheapest to serve first. */
 const PRIORITY: ChallengeType[] = ['http-01', 'tls-alpn-01', 'dns-01'];
 
+/** Problems where another challenge type may succeed (the port or answer, not the CA, failed). */
+const VALIDATION_PROBLEMS = new Set(['connection', 'unauthorized', 'tls', 'incorrectResponse', 'dns']);
+
 interface Session {
   ca: ResolvedCa;
   transport: Transport;
@@ -128,7 +131,7 @@ export class AcmeIssuer implements Issuer {
     const failures: { ca: ResolvedCa; error: unknown }[] = [];
     for (const [i, ca] of this.cas.entries()) {
       try {
-        return await this.issueWith(ca, names, key, req);
+        return await this.issueWithFallbackChallenges(ca, names, key, req);
       } catch (e) {
         failures.push({ ca, error: e });
         const next = this.cas[i + 1];
@@ -165,16 +168,41 @@ export class AcmeIssuer implements Issuer {
     }
   }
 
-  private allowedChallenges(name: string, forced: ChallengeType | undefined): ChallengeType[] {
+  private allowedChallenges(name: string, forced: ChallengeType | undefined, failed: ReadonlySet<ChallengeType> = new Set()): ChallengeType[] {
     if (isWildcard(name)) return ['dns-01'];
     if (forced) return [forced];
     const can = this.opts.canServe ?? PRIORITY.filter((t) => this.solvers[t]);
-    return PRIORITY.filter((t) => can.includes(t) && this.solvers[t]);
+    return PRIORITY.filter((t) => can.includes(t) && this.solvers[t] && !failed.has(t));
   }
 
-  private async issueWith(ca: ResolvedCa, names: string[], keyP: Promise<KeyObject>, req: IssueRequest): Promise<IssuedCertificate> {
+  /**
+   * Without a forced challenge, a validation that fails with one type (port 80 closed, say)
+   * is tried again on a new order with the next type that can work here; each type once.
+   */
+  private async issueWithFallbackChallenges(ca: ResolvedCa, names: string[], key: Promise<KeyObject>, req: IssueRequest): Promise<IssuedCertificate> {
+    const failed = new Set<ChallengeType>();
+    for (;;) {
+      try {
+        return await this.issueWith(ca, names, key, req, failed);
+      } catch (e) {
+        const type = e instanceof AcmeProblemError ? e.challenge : undefined;
+        if (req.challenge || !type || !VALIDATION_PROBLEMS.has((e as AcmeProblemError).shortType)) throw e;
+        failed.add(type);
+        const next = this.allowedChallenges(names.find((n) => !isWildcard(n)) ?? names[0], undefined, failed)[0];
+        if (!next || names.every(isWildcard)) throw e;
+        req.onProgress?.(`${type} failed (${(e as Error).message}); trying ${next}`);
+      }
+    }
+  }
+
+  private async issueWith(ca: ResolvedCa, names: string[], keyP: Promise<KeyObject>, req: IssueRequest, failed: ReadonlySet<ChallengeType>): Promise<IssuedCertificate> {
     const progress = (step: string) => req.onProgress?.(step);
     const signal = req.signal;
+    if (!ca.issuesForIp && names.some((n) => isIP(n))) {
+      throw new HomeportError('acme.ip-not-supported', `${ca.displayName} does not issue certificates for IP addresses.`, {
+        fix: "Use a domain name, or a CA that issues for IP addresses (Let's Encrypt).",
+      });
+    }
     progress(`Connecting to ${ca.displayName}`);
     const client = await this.client(ca);
     const directory = await client.directory();
@@ -197,7 +225,7 @@ export class AcmeIssuer implements Issuer {
       order = await client.newOrder(identifiers, { signal });
     }
     const authzs = await Promise.all(order.authorizations.map((u) => client.get<AcmeAuthorization>(u, signal)));
-    await Promise.all(authzs.map((a) => this.authorize(client, ca, a, req)));
+    await Promise.all(authzs.map((a) => this.authorize(client, ca, a, req, failed)));
 
     progress('Finalizing the order');
     const key = await keyP;
@@ -229,10 +257,10 @@ export class AcmeIssuer implements Issuer {
   }
 
   /** Answers one authorization with the first challenge that can work, and waits for the verdict. */
-  private async authorize(client: AcmeClient, ca: ResolvedCa, authz: AcmeAuthorization, req: IssueRequest): Promise<void> {
+  private async authorize(client: AcmeClient, ca: ResolvedCa, authz: AcmeAuthorization, req: IssueRequest, failed: ReadonlySet<ChallengeType>): Promise<void> {
     if (authz.status === 'valid') return;
     const name = (authz.wildcard ? '*.' : '') + authz.identifier.value;
-    const allowed = this.allowedChallenges(name, req.challenge);
+    const allowed = this.allowedChallenges(name, req.challenge, failed);
     const type = allowed.find((t) => authz.challenges.some((c) => c.type === t));
     const challenge = authz.challenges.find((c) => c.type === type);
     if (!type || !challenge) {

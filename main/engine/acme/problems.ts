@@ -216,5 +216,5 @@ export function isCaSpecificFailure(e: unknown): boolean {
     return ['rateLimited', 'serverInternal', 'caa', 'rejectedIdentifier', 'unsupportedIdentifier', 'badNonce'].includes(e.shortType)
       || (e.problem.status !== undefined && e.problem.status >= 500);
   }
-  return ['acme.unreachable', 'acme.directory-untrusted', 'acme.not-a-directory', 'acme.bad-response'].includes(e.code);
+  return ['acme.unreachable', 'acme.directory-untrusted', 'acme.not-a-directory', 'acme.bad-response', 'acme.ip-not-supported'].includes(e.code);
 }
