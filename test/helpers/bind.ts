@@ -10,7 +10,8 @@ import { requireTool } from './tools';
 
 /**
  * A real BIND `named` on 127.0.0.1 serving test zones, started per test file: authoritative
- * only (no recursion), UDP and TCP on one free port, optional TSIG keys allowed to update.
+ * (a resolver too with `recursion`), UDP and TCP on one free port, optional TSIG keys allowed
+ * to update.
  * Usable for dns-01 (RFC 2136 updates, Pebble's -dnsserver) and for pre-flight checks
  * (zones with any records, several zones, delegations).
  */
