@@ -136,6 +136,19 @@ describe('AcmeIssuer against Pebble', () => {
     assert.equal(readFileSync(path.join(caDir, 'account.json'), 'utf8'), accountBefore);
   });
 
+  test('an account the CA forgot is registered again with the same key', async () => {
+    const caDir = path.join(dataDir, 'accounts', readdirSync(path.join(dataDir, 'accounts'))[0]);
+    const stored = JSON.parse(readFileSync(path.join(caDir, 'account.json'), 'utf8'));
+    writeFileSync(path.join(caDir, 'account.json'), JSON.stringify({ ...stored, url: stored.url.replace(/[^/]+$/, 'forgotten') }));
+    const again = new AcmeIssuer(options({ challenges: issuer.challenges }));
+    try {
+      assertValid(await again.issue({ names: ['again.example.test'], keyType: 'ec256' }), ['again.example.test']);
+    } finally {
+      again.close();
+    }
+    assert.equal(JSON.parse(readFileSync(path.join(caDir, 'account.json'), 'utf8')).url, stored.url, 'the CA found the same account for the same key');
+  });
+
   test('a new account needs the terms accepted: a clear error with the terms URL', async () => {
     const fresh = new AcmeIssuer(options({ dataDir: tmpDir(), acceptTos: false }));
     try {

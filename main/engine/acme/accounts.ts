@@ -80,10 +80,10 @@ export async function ensureAccount(
   client: AcmeClient,
   dir: string,
   ca: ResolvedCa,
-  opts: { email?: string; acceptTos?: boolean },
+  opts: { email?: string; acceptTos?: boolean; forgetStored?: boolean },
 ): Promise<StoredAccount> {
   const stored = await readStored(dir);
-  if (stored && stored.directoryUrl === client.directoryUrl) {
+  if (stored && stored.directoryUrl === client.directoryUrl && !opts.forgetStored) {
     client.accountUrl = stored.url;
     if (opts.email && opts.email !== stored.email) {
       await client.post(stored.url, { contact: [`mailto:${opts.email}`] });

@@ -58,6 +58,7 @@ export class AcmeIssuer implements Issuer {
   private readonly sessions = new Map<string, Session>();
   private readonly solvers: Solvers;
   private alpnKey?: Promise<KeyObject>;
+  private reRegistering?: Promise<unknown>;
 
   constructor(private readonly opts: AcmeIssuerOptions) {
     if (opts.cas.length === 0) {
@@ -220,9 +221,14 @@ export class AcmeIssuer implements Issuer {
     try {
       order = await client.newOrder(identifiers, { replaces, signal });
     } catch (e) {
-      // RFC 9773 §5: a CA may refuse `replaces` (already replaced, unknown); the new order stands without it.
-      if (!replaces || !(e instanceof AcmeProblemError) || e.shortType === 'rateLimited') throw e;
-      order = await client.newOrder(identifiers, { signal });
+      if (e instanceof AcmeProblemError && e.shortType === 'accountDoesNotExist') {
+        await this.registerAgain(client, ca);
+        order = await client.newOrder(identifiers, { replaces, signal });
+      } else {
+        // RFC 9773 §5: a CA may refuse `replaces` (already replaced, unknown); the new order stands without it.
+        if (!replaces || !(e instanceof AcmeProblemError) || e.shortType === 'rateLimited') throw e;
+        order = await client.newOrder(identifiers, { signal });
+      }
     }
     const authzs = await Promise.all(order.authorizations.map((u) => client.get<AcmeAuthorization>(u, signal)));
     await Promise.all(authzs.map((a) => this.authorize(client, ca, a, req, failed)));
@@ -248,6 +254,19 @@ export class AcmeIssuer implements Issuer {
       keyPem: keyToPem(key),
       ca: ca.preset ? ca.id : ca.directoryUrl,
     };
+  }
+
+  /**
+   * The CA forgot the stored account (a reset staging CA, a deactivated account): register
+   * the same key again, once. The terms were accepted when the account was first created.
+   */
+  private registerAgain(client: AcmeClient, ca: ResolvedCa): Promise<unknown> {
+    this.reRegistering ??= ensureAccount(client, accountDir(this.opts.dataDir, ca.id), ca, {
+      email: this.opts.email,
+      acceptTos: true,
+      forgetStored: true,
+    }).finally(() => (this.reRegistering = undefined));
+    return this.reRegistering;
   }
 
   private throwIfInvalid(order: AcmeOrder, ca: ResolvedCa): void {
