@@ -39,8 +39,12 @@ const PRIORITY: ChallengeType[] = ['http-01', 'tls-alpn-01', 'dns-01'];
 /** Problems where another challenge type may succeed (the port or answer, not the CA, failed). */
 const VALIDATION_PROBLEMS = new Set(['connection', 'unauthorized', 'tls', 'incorrectResponse', 'dns']);
 
+/** Directories change rarely; a long-running engine reads them again daily (as acme-client does). */
+const SESSION_MAX_AGE_MS = 24 * 3_600_000;
+
 interface Session {
   ca: ResolvedCa;
+  openedAt: number;
   transport: Transport;
   directory: Promise<AcmeDirectory>;
   /** Started on first issuance: account key, account. */
@@ -93,9 +97,13 @@ export class AcmeIssuer implements Issuer {
   /** Connection and directory for a CA, opened once; a failure is forgotten so the next call retries. */
   private session(ca: ResolvedCa): Session {
     let s = this.sessions.get(ca.id);
+    if (s && Date.now() - s.openedAt > SESSION_MAX_AGE_MS) {
+      this.forget(s);
+      s = undefined;
+    }
     if (!s) {
       const transport = new Transport(ca.displayName, { caPem: ca.caRoot ? loadCaBundle(ca.caRoot) : undefined });
-      const session: Session = { ca, transport, directory: fetchDirectory(transport, ca.directoryUrl) };
+      const session: Session = { ca, openedAt: Date.now(), transport, directory: fetchDirectory(transport, ca.directoryUrl) };
       this.sessions.set(ca.id, session);
       session.directory.catch(() => this.forget(session));
       s = session;
@@ -136,7 +144,11 @@ export class AcmeIssuer implements Issuer {
       } catch (e) {
         failures.push({ ca, error: e });
         const next = this.cas[i + 1];
-        if (!next || !isCaSpecificFailure(e)) break;
+        if (!isCaSpecificFailure(e)) break;
+        // The CA is down or refusing: the next attempt starts with a fresh connection and directory.
+        const s = this.sessions.get(ca.id);
+        if (s) this.forget(s);
+        if (!next) break;
         req.onProgress?.(`${ca.displayName} failed (${e instanceof Error ? e.message : String(e)}); trying ${next.displayName}`);
       }
     }

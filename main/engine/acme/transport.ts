@@ -70,14 +70,36 @@ export class Transport {
     readonly label: string,
     opts: { caPem?: string } = {},
   ) {
-    this.agent = new https.Agent({ keepAlive: true, ca: opts.caPem, maxSockets: 16 });
+    // Idle sockets close after 30 s (the timeout), before a CA or middlebox drops them silently.
+    this.agent = new https.Agent({ keepAlive: true, ca: opts.caPem, maxSockets: 16, timeout: 30_000 });
   }
 
   async request(
     url: string,
     opts: { method?: string; body?: string | Buffer; headers?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<HttpResponse> {
-    const res = await new Promise<HttpResponse>((resolve, reject) => {
+    let res: HttpResponse;
+    try {
+      res = await this.once(url, opts).catch((e: Error & { reusedSocket?: boolean; code?: string }) => {
+        // A kept-alive socket the CA closed while idle fails at once: send again on a fresh one.
+        if (e.reusedSocket && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) return this.once(url, opts);
+        throw e;
+      });
+    } catch (e) {
+      throw this.networkError(url, e);
+    }
+    const date = res.headers.date;
+    if (typeof date === 'string' && !Number.isNaN(Date.parse(date))) {
+      this.lastServerDate = { serverTime: Date.parse(date), localTime: Date.now() };
+    }
+    return res;
+  }
+
+  private once(
+    url: string,
+    opts: { method?: string; body?: string | Buffer; headers?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal },
+  ): Promise<HttpResponse> {
+    return new Promise<HttpResponse>((resolve, reject) => {
       const req = https.request(
         url,
         {
@@ -95,16 +117,9 @@ export class Transport {
         },
       );
       req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
-      req.on('error', reject);
+      req.on('error', (e) => reject(Object.assign(e, { reusedSocket: req.reusedSocket })));
       req.end(opts.body);
-    }).catch((e: unknown) => {
-      throw this.networkError(url, e);
     });
-    const date = res.headers.date;
-    if (typeof date === 'string' && !Number.isNaN(Date.parse(date))) {
-      this.lastServerDate = { serverTime: Date.parse(date), localTime: Date.now() };
-    }
-    return res;
   }
 
   /** Turns a socket or TLS failure into words: who could not be reached, why, and what to do. */
