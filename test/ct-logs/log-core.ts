@@ -120,6 +120,10 @@ export function tbsWithoutPoison(precert: Buffer): Buffer {
   const kept = exts.valueBlock.value.filter((e) => oidOf(e) !== POISON_OID);
   if (kept.length !== exts.valueBlock.value.length - 1) throw new SubmissionError('the precertificate lacks the poison extension');
   exts.valueBlock.value = kept;
+  // asn1js keeps a decoded long-form length even when the content shrinks under 128 bytes,
+  // which is BER, not DER; a real log re-encodes as DER, so the enclosing lengths start over.
+  const wrapper = tbs.valueBlock.value.find((v) => v.idBlock.tagClass === 3 && v.idBlock.tagNumber === 3)!;
+  for (const node of [exts, wrapper, tbs]) node.lenBlock.longFormUsed = false;
   return Buffer.from(tbs.toBER(false));
 }
 

@@ -1,0 +1,133 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ctReadinessGate } from '../../main/engine/ct/gate';
+import { SctInclusion, monitorInclusion, strictInclusionGate } from '../../main/engine/ct/inclusion';
+import { parseSignedLogList } from '../../main/engine/ct/log-list';
+import { Rfc6962Client } from '../../main/engine/ct/rfc6962-client';
+import { StaticCtClient } from '../../main/engine/ct/static-ct';
+import { isHomeportError } from '../../main/engine/errors';
+import { freePort } from '../helpers/ports';
+import { DrivenClock } from '../ct-logs/driven-clock';
+import { buildLogList } from '../ct-logs/log-list';
+import { CtTestbed, startCtTestbed } from '../ct-logs/testbed';
+
+// The inclusion monitor against the loopback logs: entries that arrive late, a log that never
+// merges what it signed (MMD broken), strict mode as a gate, and logs that misbehave.
+
+const clock = new DrivenClock(Date.UTC(2026, 4, 10, 8, 30, 0));
+let bed: CtTestbed;
+before(async () => {
+  bed = await startCtTestbed({ clock });
+});
+after(() => bed?.stop());
+
+const issuer = () => [new Uint8Array(bed.ca.intermediateDer)];
+const codeIs = (code: string) => (e: unknown) => isHomeportError(e) && e.code === code;
+
+test('entries merged late: pending with the reason, then logged once the logs publish (RFC 6962 and static-ct)', async () => {
+  await bed.ca.issue({ names: ['early.example.test'], logs: [bed.argon.url, bed.sky.url] });
+  bed.argon.integration = 'manual';
+  bed.sky.integration = 'manual';
+  try {
+    const cert = await bed.ca.issue({ names: ['late.example.test'], logs: [bed.argon.url, bed.sky.url] });
+    const pending = new Map<string, string>();
+    const work = monitorInclusion(cert.certDer, issuer(), bed.list, {
+      clock,
+      onProgress: (r) => r.status === 'pending' && pending.set(r.logName!, r.message),
+    });
+    const report = await clock.drive(work, async () => {
+      while (pending.size < 2) await new Promise((r) => setImmediate(r));
+      bed.argon.integrate();
+      bed.sky.publish();
+    });
+    assert.match(pending.get('Homeport Test Argon')!, /Not yet in Homeport Test Argon: its tree of \d+ entries does not hold it yet\. Next check/);
+    assert.match(pending.get('Homeport Test Sky')!, /its latest checkpoint covers (\d+) entries and this one is entry \1/);
+    assert.ok(report.allLogged, report.summary);
+    for (const r of report.results) {
+      assert.equal(r.status, 'logged');
+      assert.equal(r.attempts, 2);
+      assert.equal(r.checkedAt, r.timestamp + 5_000, 'the first retry comes 5 s later');
+    }
+  } finally {
+    bed.argon.integration = 'immediate';
+    bed.sky.integration = 'immediate';
+  }
+});
+
+test('a log that never merges the entry: "not logged after the MMD", after backing off up to the MMD', async () => {
+  const cert = await bed.ca.issue({ names: ['lagging.example.test'], logs: [bed.argon.url, bed.lagging.url] });
+  const attemptsAt: number[] = [];
+  const work = monitorInclusion(cert.certDer, issuer(), bed.list, {
+    clock,
+    onProgress: (r) => r.logName === 'Homeport Test Lagging' && attemptsAt.push(r.checkedAt),
+  });
+  const report = await clock.drive(work);
+  const lag = report.results.find((r) => r.logName === 'Homeport Test Lagging')!;
+  const t = lag.timestamp;
+  assert.equal(lag.status, 'not-logged');
+  assert.match(lag.message, /^Not logged after the MMD: Homeport Test Lagging promised to include it within 1 min of .*, and its tree is still empty\.$/);
+  assert.deepEqual(attemptsAt.map((a) => a - t), [0, 5_000, 15_000, 35_000, 60_000], 'retries double, the last one at the MMD');
+  assert.equal(lag.attempts, 5);
+  assert.equal(report.results.find((r) => r.logName === 'Homeport Test Argon')!.status, 'logged');
+  assert.equal(report.allLogged, false);
+});
+
+test('strict mode gate: ready once every trusted log proves inclusion; never when a log breaks its MMD', async () => {
+  const lists = () => ({ chrome: bed.list });
+  const base = ctReadinessGate({ clock, logLists: lists, applicability: 'public' });
+  const strict = strictInclusionGate(base, { clock, logList: () => bed.list });
+
+  const good = await bed.ca.issue({ names: ['strict.example.test'], logs: [bed.argon.url, bed.oldArgon.url, bed.sky.url] });
+  const baseVerdict = await base({ certPem: good.certPem, chainPem: good.chainPem, firstIssuance: true });
+  const v = await clock.drive(strict({ certPem: good.certPem, chainPem: good.chainPem, firstIssuance: true }));
+  assert.equal(v.readyAt, baseVerdict.readyAt, v.reason);
+  assert.match(v.reason, /Strict mode: Logged in Homeport Test Argon at tree size \d+ .* Logged in Homeport Test Sky at tree size \d+/);
+  assert.doesNotMatch(v.reason, /retired\)/, 'the retired log is not awaited');
+
+  const lagging = await bed.ca.issue({ names: ['strict-lag.example.test'], logs: [bed.argon.url, bed.lagging.url] });
+  assert.notEqual((await base({ certPem: lagging.certPem, chainPem: lagging.chainPem, firstIssuance: true })).readyAt, null, 'compliant without strict mode');
+  const w = await clock.drive(strict({ certPem: lagging.certPem, chainPem: lagging.chainPem, firstIssuance: true }));
+  assert.equal(w.readyAt, null);
+  assert.match(w.reason, /^Strict mode: Not logged after the MMD: Homeport Test Lagging/);
+});
+
+test('SCTs from unknown logs and SCTs with a bad signature are reported, not followed', async () => {
+  const first = await bed.ca.issue({ names: ['one.example.test'], logs: [bed.argon.url] });
+  // The second certificate also carries the first one's Argon SCT: a valid SCT, for another certificate.
+  const cert = await bed.ca.issue({ names: ['two.example.test'], logs: [bed.argon.url, bed.sky.url], extraScts: [first.scts[0]] });
+  const withoutSky = buildLogList([{ name: 'Test Operator A', logs: [{ log: bed.argon, state: 'usable', since: 0 }] }], clock.now());
+  const list = parseSignedLogList(withoutSky.json, withoutSky.signature, withoutSky.publicKeyPem);
+  const argonAsked = bed.argon.requests.length;
+  const report = await clock.drive(monitorInclusion(cert.certDer, issuer(), list, { clock }));
+  const statuses = report.results.map((r: SctInclusion) => r.status);
+  assert.deepEqual(statuses, ['logged', 'unknown-log', 'not-checked']);
+  assert.match(report.results[1].message, /is not in the log list/);
+  assert.match(report.results[2].message, /Not checked in Homeport Test Argon: the signature does not match/);
+  assert.ok(report.allLogged, 'every SCT that could be followed is logged');
+  assert.equal(
+    bed.argon.requests.slice(argonAsked).filter((r) => r.startsWith('GET /ct/v1/get-sth')).length,
+    1,
+    'only the valid SCT was followed',
+  );
+});
+
+test('log clients: a tree head or checkpoint signed by another key is refused; unreachable logs say so', async () => {
+  const wrongKey = bed.sky.key.publicKey;
+  await assert.rejects(new Rfc6962Client('Argon', bed.argon.url, wrongKey).getSth(), codeIs('ct.log-bad-signature'));
+  const good = await new Rfc6962Client('Argon', bed.argon.url, bed.argon.key.publicKey).getSth();
+  assert.equal(good.treeSize, bed.argon.treeSize);
+  assert.equal(await new Rfc6962Client('Argon', bed.argon.url, bed.argon.key.publicKey).getProofByHash(Buffer.alloc(32, 9), good.treeSize), null);
+
+  await assert.rejects(new StaticCtClient('Sky', bed.sky.url, bed.sky.url, bed.argon.key.publicKey).checkpoint(), codeIs('ct.log-bad-signature'));
+  const cp = await new StaticCtClient('Sky', bed.sky.url, bed.sky.url, bed.sky.key.publicKey).checkpoint();
+  assert.equal(cp.treeSize, bed.sky.treeSize);
+  await assert.rejects(
+    new StaticCtClient('Sky', bed.sky.url, 'https://elsewhere.example/2026h1/', bed.sky.key.publicKey).checkpoint(),
+    codeIs('ct.bad-checkpoint'),
+    'a checkpoint for another origin',
+  );
+
+  const closed = `http://127.0.0.1:${await freePort()}/`;
+  await assert.rejects(new Rfc6962Client('Gone', closed, wrongKey).getSth(), (e: unknown) => codeIs('ct.log-unreachable')(e) && /Gone cannot be reached/.test((e as Error).message));
+  await assert.rejects(new Rfc6962Client('Argon', `${bed.argon.url}nope/`, bed.argon.key.publicKey).getSth(), codeIs('ct.log-bad-response'));
+});
