@@ -139,7 +139,8 @@ test('a privileged port: the error says why and how to allow it', () => {
 test('the http-01 listener answers pending tokens only', async () => {
   const store = new ChallengeStore();
   store.setHttp01('tok', 'tok.thumb');
-  const l = await startChallengeListeners({ store, httpPort: 0, host: '127.0.0.1' });
+  // No host: every address, IPv4 included.
+  const l = await startChallengeListeners({ store, httpPort: 0 });
   const get = (p: string) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
       http.get({ host: '127.0.0.1', port: l.httpPort, path: p }, (res) => {

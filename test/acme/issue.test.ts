@@ -201,6 +201,13 @@ describe('AcmeIssuer against Pebble', () => {
     await assert.rejects(noDns.issue({ names: ['*.nodns.example.test'], keyType: 'ec256' }), { code: 'acme.dns01-needs-provider' });
   });
 
+  test('acmeClient() hands out the ready client of a configured CA', async () => {
+    const client = await issuer.acmeClient();
+    assert.match(client.accountUrl ?? '', /^https:\/\/127\.0\.0\.1:/);
+    assert.equal(await issuer.acmeClient(pebble.directoryUrl), client, 'one session per CA');
+    assert.throws(() => issuer.acmeClient('letsencrypt'), { code: 'config.unknown-ca' });
+  });
+
   test('Pebble has no renewalInfo: no ARI window (the lifetime rule applies)', async () => {
     const cert = await issuer.issue({ names: ['ari.example.test'], keyType: 'ec256' });
     assert.equal(await issuer.renewalWindow(cert.certPem, cert.ca), undefined);

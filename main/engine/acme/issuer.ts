@@ -94,6 +94,20 @@ export class AcmeIssuer implements Issuer {
     return latest;
   }
 
+  /**
+   * A ready client (directory read, account in place) for one of the configured CAs (default
+   * the first), for callers that speak ACME themselves, like the pre-flight dry run.
+   */
+  acmeClient(ca?: string): Promise<AcmeClient> {
+    const resolved = ca === undefined ? this.cas[0] : this.cas.find((c) => c.id === ca || c.directoryUrl === ca);
+    if (!resolved) {
+      throw new HomeportError('config.unknown-ca', `"${ca}" is not one of the configured CAs.`, {
+        fix: `Use one of ${this.cas.map((c) => c.id).join(', ')}.`,
+      });
+    }
+    return this.client(resolved);
+  }
+
   /** Connection and directory for a CA, opened once; a failure is forgotten so the next call retries. */
   private session(ca: ResolvedCa): Session {
     let s = this.sessions.get(ca.id);
