@@ -12,6 +12,14 @@ export interface EngineEvents {
   'cert:issued': { name: string; serial: string; issuer: string; ca: string; notBefore: string; notAfter: string };
   /** The certificate became safe to serve to every browser. */
   'cert:ct-ready': { name: string; serial: string; readyAt: string };
+  /** The log inclusion monitor finished: every SCT's log proved it holds the entry, or which did not and why. */
+  'cert:ct-logged': {
+    name: string;
+    serial: string;
+    allLogged: boolean;
+    summary: string;
+    scts: { logId: string; logName: string | null; status: string; treeSize?: number; leafIndex?: number; message: string }[];
+  };
   /** The proxy now serves this certificate for new handshakes. */
   'cert:activated': { name: string; serial: string; previousSerial?: string };
   /** Issuance or renewal failed; the active certificate, if any, is untouched. */
