@@ -43,6 +43,8 @@ export class StaticCtTestLog {
   url = '';
   requests: string[] = [];
   integration: Integration;
+  /** Misbehave: promise each new entry its index in the SCT but put a different entry there. */
+  breakPromises = false;
   private readonly clock: Clock;
   private readonly roots: Buffer[];
   private readonly tree = new MemoryTree();
@@ -114,7 +116,7 @@ export class StaticCtTestLog {
     const entry = entryFromSubmission(body, precert, this.roots, this.clock, leafIndexExtension(index));
     const seen = this.bySubmission.get(entry.submitted.toString('base64'));
     if (seen) return seen;
-    this.tree.append(leafHashOf(entry));
+    this.tree.append(leafHashOf(this.breakPromises ? { ...entry, timestamp: entry.timestamp + 1 } : entry));
     this.entries.push(entry);
     for (const c of entry.chain) this.issuers.set(createHash('sha256').update(c).digest('hex'), c);
     const sct = issueSct(this.key, entry);

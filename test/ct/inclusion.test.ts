@@ -1,7 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ctReadinessGate } from '../../main/engine/ct/gate';
-import { SctInclusion, monitorInclusion, strictInclusionGate } from '../../main/engine/ct/inclusion';
+import { SctInclusion, monitorInclusion, strictInclusionGate, watchInclusion } from '../../main/engine/ct/inclusion';
+import { EngineEmitter, EngineEvents } from '../../main/engine/events';
 import { parseSignedLogList } from '../../main/engine/ct/log-list';
 import { Rfc6962Client } from '../../main/engine/ct/rfc6962-client';
 import { StaticCtClient } from '../../main/engine/ct/static-ct';
@@ -54,6 +55,31 @@ test('entries merged late: pending with the reason, then logged once the logs pu
   }
 });
 
+test('watchInclusion: progress while pending, then cert:ct-logged with each SCT\'s verdict', async () => {
+  bed.sky.integration = 'manual';
+  try {
+    const cert = await bed.ca.issue({ names: ['watched.example.test'], logs: [bed.argon.url, bed.sky.url] });
+    const events = new EngineEmitter();
+    const steps: string[] = [];
+    const logged: EngineEvents['cert:ct-logged'][] = [];
+    events.on('progress', (p) => steps.push(`${p.name}: ${p.step}`));
+    events.on('cert:ct-logged', (e) => logged.push(e));
+    const work = watchInclusion(events, { name: 'watched', serial: 'abc', certPem: cert.certPem, chainPem: cert.chainPem }, bed.list, { clock });
+    await clock.drive(work, async () => {
+      while (steps.length < 1) await new Promise((r) => setImmediate(r));
+      bed.sky.publish();
+    });
+    assert.equal(steps.length, 1);
+    assert.match(steps[0], /^watched: Not yet in Homeport Test Sky: its latest checkpoint covers/);
+    assert.equal(logged.length, 1);
+    assert.equal(logged[0].allLogged, true);
+    assert.deepEqual(logged[0].scts.map((s) => [s.logName, s.status]), [['Homeport Test Argon', 'logged'], ['Homeport Test Sky', 'logged']]);
+    assert.equal(logged[0].serial, 'abc');
+  } finally {
+    bed.sky.integration = 'immediate';
+  }
+});
+
 test('a log that never merges the entry: "not logged after the MMD", after backing off up to the MMD', async () => {
   const cert = await bed.ca.issue({ names: ['lagging.example.test'], logs: [bed.argon.url, bed.lagging.url] });
   const attemptsAt: number[] = [];
@@ -70,6 +96,21 @@ test('a log that never merges the entry: "not logged after the MMD", after backi
   assert.equal(lag.attempts, 5);
   assert.equal(report.results.find((r) => r.logName === 'Homeport Test Argon')!.status, 'logged');
   assert.equal(report.allLogged, false);
+});
+
+test('a static-ct log that put another entry at the promised leaf_index: not logged, without waiting for the MMD', async () => {
+  bed.sky.breakPromises = true;
+  try {
+    const cert = await bed.ca.issue({ names: ['broken-promise.example.test'], logs: [bed.argon.url, bed.sky.url] });
+    const report = await clock.drive(monitorInclusion(cert.certDer, issuer(), bed.list, { clock }));
+    const sky = report.results.find((r) => r.logName === 'Homeport Test Sky')!;
+    assert.equal(sky.status, 'not-logged');
+    assert.equal(sky.attempts, 1);
+    assert.match(sky.message, /^Homeport Test Sky holds a different entry at index \d+, the position its SCT promised for this certificate\.$/);
+    assert.equal(report.allLogged, false);
+  } finally {
+    bed.sky.breakPromises = false;
+  }
 });
 
 test('strict mode gate: ready once every trusted log proves inclusion; never when a log breaks its MMD', async () => {

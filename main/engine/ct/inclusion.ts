@@ -1,6 +1,7 @@
 import type { Readiness, ReadinessGate } from '../certs/types';
 import type { Clock } from '../clock';
 import { isHomeportError } from '../errors';
+import type { EngineEmitter } from '../events';
 import type { LogFetchOptions } from './log-fetch';
 import { CtLog, LogList, LogStateName, logKey, stateAt } from './log-list';
 import { verifyInclusion } from './merkle';
@@ -233,6 +234,36 @@ export async function monitorInclusion(leaf: Uint8Array, chain: Uint8Array[], li
       ? 'The certificate has no embedded SCTs, so there is no log inclusion to check.'
       : results.map((r) => r.message).join(' ');
   return { results, allLogged, summary };
+}
+
+/**
+ * The monitor as the engine runs it after an issuance: progress lines while logs are
+ * pending, then `cert:ct-logged` with the per-SCT verdicts. Never throws for a log's
+ * misbehaviour (that is a verdict); only a certificate that cannot be read is an error.
+ */
+export async function watchInclusion(
+  events: EngineEmitter,
+  cert: { name: string; serial: string; certPem: string; chainPem: string },
+  list: LogList,
+  opts: InclusionOptions,
+): Promise<InclusionReport> {
+  const [leaf] = certificatesFromFile(cert.certPem);
+  const chain = cert.chainPem.trim() ? certificatesFromFile(cert.chainPem) : [];
+  const report = await monitorInclusion(leaf, chain, list, {
+    ...opts,
+    onProgress: (r) => {
+      opts.onProgress?.(r);
+      if (r.status === 'pending') events.emit('progress', { name: cert.name, step: r.message });
+    },
+  });
+  events.emit('cert:ct-logged', {
+    name: cert.name,
+    serial: cert.serial,
+    allLogged: report.allLogged,
+    summary: report.summary,
+    scts: report.results.map(({ logId, logName, status, treeSize, leafIndex, message }) => ({ logId, logName, status, treeSize, leafIndex, message })),
+  });
+  return report;
 }
 
 /** Log states whose SCTs browsers accept today: their inclusion is what strict mode insists on. */
