@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { normalizeName, normalizeNames } from '../../main/engine/acme/names';
+import { resolverServer } from '../../main/engine/acme/solvers';
 
 test('names are lower-cased, trailing dots dropped, IDNs turned into punycode', () => {
   assert.equal(normalizeName(' Home.Example.COM. '), 'home.example.com');
@@ -40,4 +41,14 @@ test('invalid names are refused with the reason and a fix', () => {
 test('a list keeps its order, drops duplicates, and may not be empty', () => {
   assert.deepEqual(normalizeNames(['b.example.com', 'A.example.com', 'a.example.com.']), ['b.example.com', 'a.example.com']);
   assert.throws(() => normalizeNames([]), { code: 'config.no-names' });
+});
+
+test('--resolver takes an IP address with an optional port', () => {
+  assert.equal(resolverServer('127.0.0.1:5353'), '127.0.0.1:5353');
+  assert.equal(resolverServer('1.1.1.1'), '1.1.1.1:53');
+  assert.equal(resolverServer('[2606:4700:4700::1111]:53'), '[2606:4700:4700::1111]:53');
+  assert.equal(resolverServer('::1'), '[::1]:53');
+  for (const bad of ['dns.example.com:53', '1.1.1.1:99999', '']) {
+    assert.throws(() => resolverServer(bad), { code: 'config.invalid-resolver' }, bad);
+  }
 });

@@ -2,6 +2,7 @@ import { createHash, KeyObject } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createSecureContext } from 'node:tls';
+import { isIP } from 'node:net';
 import { HomeportError } from '../errors';
 import type { ChallengeType } from '../certs/types';
 import type { ChallengeStore } from './challenges';
@@ -52,18 +53,17 @@ export function dns01Name(name: string): string {
   return `_acme-challenge.${name.replace(/^\*\./, '')}`;
 }
 
-/** "host:port", "host", "[v6]:port" → a server string for node:dns setServers. */
+/** "ip:port", "ip", "[v6]:port" or a bare IPv6 address → a server string for node:dns setServers. */
 export function resolverServer(spec: string): string {
-  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(spec) ?? /^([^:]+)(?::(\d+))?$/.exec(spec);
-  if (!m) {
-    if (spec.includes(':') && !spec.includes('[')) return `[${spec}]:53`;
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(spec) ?? /^([^:]+)(?::(\d+))?$/.exec(spec) ?? (isIP(spec) ? [spec, spec] : null);
+  const host = m?.[1];
+  const port = m?.[2] ?? '53';
+  if (!host || !isIP(host) || Number(port) < 1 || Number(port) > 65535) {
     throw new HomeportError('config.invalid-resolver', `"${spec}" is not a DNS server address.`, {
-      fix: 'Give host:port, e.g. 1.1.1.1:53 or [2606:4700:4700::1111]:53.',
+      fix: 'Give an IP address and port, e.g. 1.1.1.1:53 or [2606:4700:4700::1111]:53.',
     });
   }
-  const host = m[1];
-  const port = m[2] ?? '53';
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 export function dns01Solver(
