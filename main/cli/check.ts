@@ -1,13 +1,107 @@
 import { Command } from 'commander';
+import * as path from 'node:path';
+import {
+  addCaOptions,
+  addDataDirOption,
+  addJsonOption,
+  addListenerOptions,
+  addResolverOption,
+  CaOptions,
+  DataDirOptions,
+  ListenerOptions,
+} from './options';
 
-// Placeholder until the owning subsystem lands its command; it is replaced, not extended.
+interface CheckOptions extends DataDirOptions, CaOptions, ListenerOptions {
+  resolver?: string;
+  publicIp?: string[];
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+}
+
+/**
+ * `homeport check <name...>`: the pre-flight checks, before anything is sent to a CA.
+ * Exit 0 = ready, 1 = blocked, 2 = the check itself could not run.
+ */
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('check')
-    .description('(not built yet)')
-    .allowUnknownOption()
-    .action(() => {
-      process.stderr.write('homeport: "check" is not built yet.\n');
-      process.exitCode = 2;
-    });
+    .description('check names before issuing: DNS, CAA, ports, public address, CDN, rate limits; recommends a challenge')
+    .argument('<name...>', 'the names to check (a wildcard as *.example.com)')
+    .option('--public-ip <address>', "this host's public address (repeatable); no probe service is asked then", collect)
+    .option('--dry-run', "validate every name for real at the CA's staging environment (no certificate is issued)");
+  addResolverOption(cmd);
+  addCaOptions(cmd);
+  addListenerOptions(cmd);
+  addDataDirOption(cmd);
+  addJsonOption(cmd);
+  cmd.action(async (names: string[], opts: CheckOptions) => {
+    const { fail, printJson } = await import('./output.js');
+    try {
+      const report = await runCheck(names, opts);
+      if (opts.json) printJson(report);
+      else printReport((await import('./output.js')).printLine, report);
+      process.exitCode = report.verdict === 'ready' ? 0 : 1;
+    } catch (e) {
+      fail(e, { json: opts.json, exitCode: 2 });
+    }
+  });
+}
+
+async function runCheck(names: string[], opts: CheckOptions) {
+  const [{ runPreflight }, { defaultDnsContext }, { parseServer }, addr, { preflightCa, dryRunner }, { RateLimitLedger }, { systemClock }, { HomeportError }] =
+    await Promise.all([
+      import('../engine/preflight/report.js'),
+      import('../engine/preflight/lookup.js'),
+      import('../engine/preflight/resolver.js'),
+      import('../engine/preflight/addresses.js'),
+      import('../engine/preflight/ca.js'),
+      import('../engine/preflight/rate-limits.js'),
+      import('../engine/clock.js'),
+      import('../engine/errors.js'),
+    ]);
+  let addresses;
+  try {
+    addresses = opts.publicIp?.length ? addr.fixedAddresses(opts.publicIp) : addr.httpProbe();
+  } catch (e) {
+    throw new HomeportError('preflight.bad-public-ip', (e as Error).message, { fix: 'Give --public-ip as an IPv4 or IPv6 address, e.g. 203.0.113.7.' });
+  }
+  const { ca, resolved } = await preflightCa({ ca: opts.ca?.[0] ?? 'letsencrypt', caRoot: opts.caRoot, dataDir: opts.dataDir });
+  const eab = opts.eabKid && opts.eabHmacKey ? { kid: opts.eabKid, hmacKey: opts.eabHmacKey } : undefined;
+  return runPreflight({
+    names,
+    ca,
+    dns: defaultDnsContext(opts.resolver ? parseServer(opts.resolver) : undefined),
+    addresses,
+    httpPort: opts.httpPort,
+    httpsPort: opts.httpsPort,
+    ledger: await RateLimitLedger.open(path.join(opts.dataDir, 'rate-limits.json'), systemClock),
+    dryRun: opts.dryRun
+      ? dryRunner(resolved, { ...opts, ca: resolved.id, eab, acceptTos: opts.acceptTos })
+      : undefined,
+  });
+}
+
+const MARK: Record<string, string> = { pass: 'ok  ', warn: 'warn', fail: 'FAIL', skip: 'skip' };
+
+function printReport(
+  printLine: (line?: string) => void,
+  report: Awaited<ReturnType<typeof runCheck>>,
+): void {
+  for (const n of report.names) {
+    printLine(n.name);
+    for (const c of n.checks) {
+      printLine(`  ${MARK[c.status]}  ${c.id.padEnd(14)} ${c.summary}`);
+      if (c.fix && (c.status === 'fail' || c.status === 'warn')) printLine(`  ${' '.repeat(20)} Fix: ${c.fix}`);
+    }
+    printLine();
+  }
+  printLine(
+    report.verdict === 'ready'
+      ? `Ready to issue${report.recommendedChallenge ? ` with ${report.recommendedChallenge}` : ''}.`
+      : `Blocked: fix the FAIL lines above first.${report.recommendedChallenge ? ` Then issue with ${report.recommendedChallenge}.` : ''}`,
+  );
 }

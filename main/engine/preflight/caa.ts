@@ -1,6 +1,7 @@
 import type { ChallengeType } from '../certs/types';
 import { DnsLookup, cnameLine } from './lookup';
 import type { CaaValue, DnsRecord } from './resolver';
+import { isHomeportError } from '../errors';
 import { check, CheckResult } from './types';
 import { caaForbids } from './wording';
 
@@ -114,7 +115,9 @@ export async function findRelevantCaa(lookup: DnsLookup, name: string): Promise<
     try {
       answer = await lookup.recursive(at, 'CAA');
     } catch (e) {
-      return { owner: null, records: [], evidence, failure: `no DNS server answered the CAA lookup of ${at} (${(e as Error).message})` };
+      // Unreachable resolver: the check cannot run (the dns check reports the same).
+      if (isHomeportError(e) && e.code === 'preflight.dns-unreachable') throw e;
+      return { owner: null, records: [], evidence, failure: `the CAA lookup of ${at} failed (${(e as Error).message})` };
     }
     if (answer.rcode !== 'NOERROR' && answer.rcode !== 'NXDOMAIN') {
       evidence.push(`CAA ${at}: ${answer.rcode}`);

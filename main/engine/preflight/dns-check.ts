@@ -55,16 +55,12 @@ export async function checkDns(
     lookup.authoritative(name, 'AAAA'),
   ]);
   const evidence: string[] = [];
-  const resolverName = rA instanceof Error ? 'the resolver' : formatServer(rA.server);
-  const none: DnsFacts = { addresses: [], pointsHere: false, zoneAnswers: false };
+    const none: DnsFacts = { addresses: [], pointsHere: false, zoneAnswers: false };
 
-  if (rA instanceof Error || rAAAA instanceof Error) {
-    const e = (rA instanceof Error ? rA : rAAAA) as Error;
-    return {
-      result: check('dns', 'fail', `No DNS resolver answered for ${name}: ${e.message}`, [], 'Check the network connection, or name a working resolver with --resolver host:port.'),
-      facts: none,
-    };
-  }
+  // A resolver that answers nothing at all means the check cannot run: that is an error, not a finding.
+  if (rA instanceof Error) throw rA;
+  if (rAAAA instanceof Error) throw rAAAA;
+  const resolverName = formatServer(rA.server);
   const rec = { A: fromRecursive(rA), AAAA: fromRecursive(rAAAA) };
   const auth = { A: fromAuthoritative(aA), AAAA: fromAuthoritative(aAAAA) };
 

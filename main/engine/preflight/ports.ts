@@ -147,7 +147,7 @@ export async function checkHairpin(opts: HairpinOptions): Promise<{ result: Chec
   ];
   if (targets.length === 0) {
     return {
-      result: check('hairpin', 'skip', 'Not tested: there is no public address of this host to connect to.', evidence),
+      result: check('hairpin', 'skip', `Not tested: ${evidence.length ? evidence.join('; ') : 'this host has no known public address'}.`, evidence),
       facts: { reached: [] },
     };
   }

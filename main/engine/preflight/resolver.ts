@@ -116,7 +116,7 @@ export class WireResolver implements Resolver {
     }
     throw new HomeportError(
       'preflight.dns-unreachable',
-      `No DNS server answered for ${name} ${type} (${errors.join('; ')}).`,
+      `No DNS server answered the question ${name} ${type} (${errors.join('; ')}).`,
       {
         fix: 'Check the network connection and the DNS server address.',
         details: { servers: servers.map(formatServer) },
