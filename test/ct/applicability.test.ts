@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
-import { decideApplicability } from '../../main/engine/ct/applicability';
+import { decideApplicability, rootIndex } from '../../main/engine/ct/applicability';
 import { certificatesFromFile } from '../../main/engine/ct/x509';
 import { createCa, createLog, issueLeaf } from './helpers/test-pki';
 
@@ -17,12 +16,12 @@ test('a chain that ends at a private root: CT not required', () => {
 });
 
 test('a chain signed by a root in the store is public (signature checked, not just the name)', () => {
-  assert.equal(decideApplicability(leaf.der, [ca.der], undefined, [new X509Certificate(ca.der)]).applicable, true);
-  assert.equal(decideApplicability(leaf.der, [], undefined, [new X509Certificate(ca.der)]).applicable, true);
+  assert.equal(decideApplicability(leaf.der, [ca.der], undefined, rootIndex([ca.der])).applicable, true);
+  assert.equal(decideApplicability(leaf.der, [], undefined, rootIndex([ca.der])).applicable, true);
   // A root with another key under the same name does not vouch for it.
   const impostor = createCa('Applicability Test Root');
-  assert.equal(decideApplicability(leaf.der, [ca.der], undefined, [new X509Certificate(impostor.der)]).applicable, false);
-  assert.equal(decideApplicability(leaf.der, [other.der], undefined, [new X509Certificate(ca.der)]).applicable, true);
+  assert.equal(decideApplicability(leaf.der, [ca.der], undefined, rootIndex([impostor.der])).applicable, false);
+  assert.equal(decideApplicability(leaf.der, [other.der], undefined, rootIndex([ca.der])).applicable, true);
 });
 
 test("one of Node's own public roots is public", () => {
