@@ -36,7 +36,7 @@ export const CA_PRESETS: Record<string, CaPreset> = {
     id: 'zerossl',
     displayName: 'ZeroSSL',
     directoryUrl: 'https://acme.zerossl.com/v2/DV90',
-    caaIdentities: ['sectigo.com', 'zerossl.com'],
+    caaIdentities: ['sectigo.com'],
     eabRequired: true,
     issuesForIp: false,
     eabHint: 'In the ZeroSSL dashboard: Developer → EAB Credentials for ACME Clients → Generate.',

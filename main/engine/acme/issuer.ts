@@ -233,6 +233,8 @@ export class AcmeIssuer implements Issuer {
     progress(`Connecting to ${ca.displayName}`);
     const client = await this.client(ca);
     const directory = await client.directory();
+    // For a CA given by URL, its directory says which CAA values allow it (for the diagnosis).
+    const caInfo: ResolvedCa = ca.caaIdentities.length ? ca : { ...ca, caaIdentities: directory.meta?.caaIdentities ?? [] };
     let replaces: string | undefined;
     if (req.replacing && directory.renewalInfo) {
       try {
@@ -257,18 +259,18 @@ export class AcmeIssuer implements Issuer {
       }
     }
     const authzs = await Promise.all(order.authorizations.map((u) => client.get<AcmeAuthorization>(u, signal)));
-    await Promise.all(authzs.map((a) => this.authorize(client, ca, a, req, failed)));
+    await Promise.all(authzs.map((a) => this.authorize(client, caInfo, a, req, failed)));
 
     progress('Finalizing the order');
     const key = await keyP;
     const csr = createCsr(names, key);
     if (order.status !== 'ready') order = await client.poll<AcmeOrder>(order.url, (o) => o.status !== 'pending', { signal });
-    this.throwIfInvalid(order, ca);
+    this.throwIfInvalid(order, caInfo);
     order = await client.finalize(order, csr, signal);
     if (order.status !== 'valid') {
       order = await client.poll<AcmeOrder>(order.url, (o) => o.status === 'valid' || o.status === 'invalid', { signal });
     }
-    this.throwIfInvalid(order, ca);
+    this.throwIfInvalid(order, caInfo);
     if (!order.certificate) throw client.badResponse('a valid order without a certificate URL');
     progress('Downloading the certificate');
     const pem = await client.downloadCertificate(order.certificate, signal);
