@@ -220,10 +220,10 @@ export class TestCa {
     return { fields, der, key: key.privateKey };
   }
 
-  /** Step 3: the final certificate, the SCT list where the poison was. */
+  /** Step 3: the final certificate, the SCT list where the poison was (no SCTs: no list, as a private CA issues). */
   finalCertificate(pre: Precert, scts: Buffer[]): Buffer {
-    const sctExt = extension(SCT_LIST_OID, false, octets(encodeSctList(scts)));
-    return signCert(tbsCertificate({ ...pre.fields, extensions: [...pre.fields.extensions, sctExt] }), this.intermediateKey);
+    const sctExt = scts.length ? [extension(SCT_LIST_OID, false, octets(encodeSctList(scts)))] : [];
+    return signCert(tbsCertificate({ ...pre.fields, extensions: [...pre.fields.extensions, ...sctExt] }), this.intermediateKey);
   }
 
   /** The whole flow: precertificate, SCTs from each log (step 2, in parallel), final certificate. */

@@ -125,6 +125,12 @@ test('strict mode gate: ready once every trusted log proves inclusion; never whe
   assert.match(v.reason, /Strict mode: Logged in Homeport Test Argon at tree size \d+ .* Logged in Homeport Test Sky at tree size \d+/);
   assert.doesNotMatch(v.reason, /retired\)/, 'the retired log is not awaited');
 
+  const privateCa = await bed.ca.issue({ names: ['nas.home.arpa'] });
+  const privateBase = ctReadinessGate({ clock, logLists: lists });
+  const p = await strictInclusionGate(privateBase, { clock, logList: () => bed.list })({ certPem: privateCa.certPem, chainPem: privateCa.chainPem, firstIssuance: true });
+  assert.notEqual(p.readyAt, null, 'a private CA\'s certificate without SCTs passes strict mode: CT does not apply');
+  assert.match(p.reason, /CT not required/);
+
   const lagging = await bed.ca.issue({ names: ['strict-lag.example.test'], logs: [bed.argon.url, bed.lagging.url] });
   assert.notEqual((await base({ certPem: lagging.certPem, chainPem: lagging.chainPem, firstIssuance: true })).readyAt, null, 'compliant without strict mode');
   const w = await clock.drive(strict({ certPem: lagging.certPem, chainPem: lagging.chainPem, firstIssuance: true }));

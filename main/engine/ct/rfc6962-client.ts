@@ -23,7 +23,7 @@ export function treeHeadSignedData(th: TreeHead): Buffer {
 }
 
 /** Parses a TLS `digitally-signed` struct (hash alg, signature alg, opaque<0..2^16-1>). */
-export function parseDigitallySigned(ds: Uint8Array): { hashAlg: number; sigAlg: number; signature: Buffer } | null {
+function parseDigitallySigned(ds: Uint8Array): { hashAlg: number; sigAlg: number; signature: Buffer } | null {
   const b = Buffer.from(ds);
   if (b.length < 4 || b.readUInt16BE(2) !== b.length - 4) return null;
   return { hashAlg: b[0], sigAlg: b[1], signature: b.subarray(4) };

@@ -86,13 +86,8 @@ export function parseCheckpoint(text: string): Checkpoint {
   return { origin, treeSize: Number(size), rootHash, extensions };
 }
 
-/** The text of a checkpoint (what the log signs). */
-export function formatCheckpoint(cp: Checkpoint): string {
-  return [cp.origin, String(cp.treeSize), cp.rootHash.toString('base64'), ...cp.extensions, ''].join('\n');
-}
-
 /** RFC 6962 log id: SHA-256 of the DER SubjectPublicKeyInfo. */
-export function logIdOf(key: KeyObject): Buffer {
+function logIdOf(key: KeyObject): Buffer {
   return createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest();
 }
 
@@ -107,13 +102,6 @@ export function rfc6962NoteKeyId(name: string, logId: Buffer): Buffer {
     .update(logId)
     .digest()
     .subarray(0, 4);
-}
-
-/** The note signature body for a tree head: uint64 timestamp then the TreeHeadSignature. */
-export function rfc6962NoteSignature(timestamp: number, digitallySigned: Buffer): Buffer {
-  const ts = Buffer.alloc(8);
-  ts.writeBigUInt64BE(BigInt(timestamp));
-  return Buffer.concat([ts, digitallySigned]);
 }
 
 /** The log's submission prefix without scheme or trailing slash: what its checkpoint's origin must say. */
@@ -246,15 +234,6 @@ export function leafIndexExtension(extensions: Buffer): number | undefined {
     }
   }
   return undefined;
-}
-
-/** Encodes CtExtensions holding only leaf_index (what a static-ct-api log puts in its SCTs). */
-export function encodeLeafIndexExtension(index: number): Buffer {
-  const out = Buffer.alloc(1 + 2 + 5);
-  out[0] = 0;
-  out.writeUInt16BE(5, 1);
-  out.writeUIntBE(index, 3, 5);
-  return out;
 }
 
 /** Parses a data tile (gzip or plain) into its entries. */
