@@ -5,6 +5,9 @@ import { SctInclusion, monitorInclusion, strictInclusionGate, watchInclusion } f
 import { EngineEmitter, EngineEvents } from '../../main/engine/events';
 import { parseSignedLogList } from '../../main/engine/ct/log-list';
 import { Rfc6962Client } from '../../main/engine/ct/rfc6962-client';
+import { leafHash as merkleLeafHash, verifyConsistency, verifyInclusion } from '../../main/engine/ct/merkle';
+import { leafHash, precertSignedEntry } from '../../main/engine/ct/precert';
+import { extractEmbeddedScts } from '../../main/engine/ct/sct';
 import { StaticCtClient } from '../../main/engine/ct/static-ct';
 import { isHomeportError } from '../../main/engine/errors';
 import { freePort } from '../helpers/ports';
@@ -177,4 +180,29 @@ test('log clients: a tree head or checkpoint signed by another key is refused; u
   const closed = `http://127.0.0.1:${await freePort()}/`;
   await assert.rejects(new Rfc6962Client('Gone', closed, wrongKey).getSth(), (e: unknown) => codeIs('ct.log-unreachable')(e) && /Gone cannot be reached/.test((e as Error).message));
   await assert.rejects(new Rfc6962Client('Argon', `${bed.argon.url}nope/`, bed.argon.key.publicKey).getSth(), codeIs('ct.log-bad-response'));
+});
+
+test('the RFC 6962 test log\'s read API is sound: get-entries holds the certificate\'s leaf, tree heads are consistent', async () => {
+  const client = new Rfc6962Client('Argon', bed.argon.url, bed.argon.key.publicKey);
+  const before = await client.getSth();
+  const cert = await bed.ca.issue({ names: ['entries.example.test'], logs: [bed.argon.url] });
+  const after = await client.getSth();
+  assert.equal(after.treeSize, before.treeSize + 1);
+
+  const get = async (path: string) => (await fetch(bed.argon.url + path)).json() as Promise<Record<string, unknown>>;
+  const { entries } = (await get(`ct/v1/get-entries?start=${before.treeSize}&end=${before.treeSize}`)) as {
+    entries: { leaf_input: string; extra_data: string }[];
+  };
+  const [sct] = extractEmbeddedScts(cert.certDer);
+  const expected = leafHash(sct, precertSignedEntry(cert.certDer, bed.ca.intermediateDer));
+  const fromLog = merkleLeafHash(Buffer.from(entries[0].leaf_input, 'base64'));
+  assert.ok(fromLog.equals(expected), 'the logged MerkleTreeLeaf is the one Homeport computes from the certificate');
+  assert.ok(Buffer.from(entries[0].extra_data, 'base64').includes(cert.precertDer), 'extra_data carries the precertificate');
+
+  const proof = await client.getProofByHash(expected, after.treeSize);
+  assert.ok(proof && verifyInclusion(proof.leafIndex, after.treeSize, expected, proof.auditPath, after.rootHash));
+  const { consistency } = (await get(`ct/v1/get-sth-consistency?first=${before.treeSize}&second=${after.treeSize}`)) as { consistency: string[] };
+  const path = consistency.map((h) => Buffer.from(h, 'base64'));
+  assert.ok(verifyConsistency(before.treeSize, after.treeSize, before.rootHash, after.rootHash, path));
+  assert.ok(!verifyConsistency(before.treeSize, after.treeSize, after.rootHash, after.rootHash, path));
 });
