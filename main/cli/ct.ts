@@ -102,6 +102,12 @@ async function run(file: string, opts: CtOptions): Promise<number> {
     applicability: opts.public ? 'public' : opts.private ? 'private' : undefined,
   });
   const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+  if (opts.at === undefined && v.scts.length > 0) {
+    // An SCT stamped after "now" proves this clock is behind: readyAt would come late.
+    const { assessClock, sampleFromScts } = await import('../engine/ct/clock-skew.js');
+    const clock = assessClock([sampleFromScts(v.scts.map((s) => s.timestamp), at)]);
+    if (clock.status === 'behind') v.warnings.push(`${clock.message} ${clock.fix}`);
+  }
 
   if (opts.json) {
     printJson({

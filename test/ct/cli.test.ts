@@ -140,3 +140,21 @@ test('without --log-list the shipped, signature-checked snapshot is used', () =>
   assert.deepEqual(j.logList, { source: 'chrome', version: '80.14', timestamp: '2026-01-02T12:57:01.000Z' });
   assert.equal(j.scts[0].log, null, 'our test logs are not in the real list');
 });
+
+test('an SCT stamped after this machine\'s "now" warns that the clock is behind', () => {
+  const future = Date.now() + 3_600_000;
+  const l = issueLeaf({ ca, notBefore: future - 7_200_000, notAfter: future + 30 * 86_400_000, scts: [{ log: g, timestamp: future }, { log: c, timestamp: future + 1 }] });
+  const f = path.join(dir, 'future.pem');
+  writeFileSync(f, l.pem + ca.pem);
+  const r = ct(f, '--log-list', list, '--public', '--json');
+  assert.equal(r.code, 1);
+  assert.ok(r.json().warnings.some((w: string) => /clock is about 3\d{3} s behind the SCT timestamps/.test(w)), r.stdout);
+});
+
+test('the issuer is found by name even when the chain is out of order', () => {
+  const stranger = createCa('Unrelated CA');
+  const f = path.join(dir, 'shuffled.pem');
+  writeFileSync(f, leaf.pem + stranger.pem + ca.pem);
+  const j = ct(f, '--log-list', list, '--public', '--json', '--at', new Date(T + 60_000).toISOString()).json();
+  assert.deepEqual(j.scts.map((s: { signatureValid: boolean }) => s.signatureValid), [true, true]);
+});

@@ -154,9 +154,6 @@ export function stateAt(log: CtLog, at: number): LogStateName | null {
       return 'usable';
     case 'usable':
       return 'qualified';
-    case 'qualified':
-    case 'rejected':
-      return 'pending';
     default:
       return 'pending';
   }

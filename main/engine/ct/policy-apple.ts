@@ -40,7 +40,11 @@ export function applePolicy(input: PolicyInput): PolicyVerdict {
   const ignored: string[] = [];
   let hasCurrent = false;
   let hasRfc6962 = false;
-  for (const s of input.scts) {
+  // With a per-operator cap, prefer the SCTs from RFC 6962 logs: Apple needs one of those.
+  const rfc6962First = [...input.scts].sort(
+    (a, b) => Number(input.list.logs.get(a.sct.logIdBase64)?.kind !== 'rfc6962') - Number(input.list.logs.get(b.sct.logIdBase64)?.kind !== 'rfc6962'),
+  );
+  for (const s of rfc6962First) {
     const st = sctStanding(s, input, issuance);
     if (!st.counts) {
       ignored.push(st.why);

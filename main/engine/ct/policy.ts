@@ -83,11 +83,6 @@ export function effectiveIssuance(input: PolicyInput): number {
   return t;
 }
 
-export function lifetimeDays(ms: number): string {
-  const d = ms / DAY;
-  return Number.isInteger(d) ? `${d}-day` : `${d.toFixed(2).replace(/0+$/, '')}-day`;
-}
-
 /** Chrome (and Firefox since 135): ≥1 SCT from a current log, N distinct logs, ≥2 operators. */
 export function chromePolicy(input: PolicyInput, browser = 'Chrome'): PolicyVerdict {
   const lifetime = input.notAfter - input.notBefore;
@@ -111,7 +106,7 @@ export function chromePolicy(input: PolicyInput, browser = 'Chrome'): PolicyVerd
   }
   const operators = [...new Set([...counted.values()].map((c) => c.operator))];
   const countedLogs = [...counted.keys()];
-  const need = `${required} SCTs from distinct logs for a ${lifetimeDays(lifetime)} certificate`;
+  const need = `${required} SCTs from distinct logs for a certificate valid ${lifetime > 180 * DAY ? 'more than 180 days' : '180 days or less'}`;
   const also = ignored.length ? ` Not counted: ${ignored.join('; ')}.` : '';
   if (input.scts.length === 0) {
     return { compliant: false, reason: `The certificate has no embedded SCTs; ${browser} needs ${need}.`, countedLogs };
