@@ -52,7 +52,7 @@ test('a correct name passes every check and gets http-01', async () => {
   assert.ok(get(r, 'dns').evidence.includes(`A www.example.com: ${HOST_V4} (authoritative)`));
   assert.deepEqual(get(r, 'caa').evidence, ['no CAA at www.example.com', 'CAA example.com: 0 issue "letsencrypt.org"']);
   assert.match(get(r, 'caa').summary, /allow Let's Encrypt \(letsencrypt\.org\) to issue for www\.example\.com\.$/);
-  assert.match(get(r, 'hairpin').evidence.join('\n'), /203\.0\.113\.10 not tested \(a documentation address\)/);
+  assert.match(get(r, 'hairpin').evidence.join('\n'), /203\.0\.113\.10 is a documentation address, so it was not probed/);
   assert.equal(get(r, 'challenge').summary, 'Use http-01 for www.example.com.');
   assert.equal(get(r, 'challenge').fix, null);
 });

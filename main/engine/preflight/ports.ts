@@ -140,7 +140,7 @@ async function probe(listenPort: number, address: string, publicPort: number, op
 export async function checkHairpin(opts: HairpinOptions): Promise<{ result: CheckResult; facts: HairpinFacts }> {
   const targets = opts.addresses.filter((a) => classifyAddress(a) === 'public' && !isDocumentationAddress(a));
   const skipped = opts.addresses.filter((a) => !targets.includes(a));
-  const evidence = skipped.map((a) => `${a} not tested (${isDocumentationAddress(a) ? 'a documentation address' : `a ${classifyAddress(a)} address`})`);
+  const evidence = skipped.map((a) => `${a} is ${isDocumentationAddress(a) ? 'a documentation address' : `a ${classifyAddress(a)} address`}, so it was not probed`);
   const pairs: [number, number, PortState][] = [
     [80, opts.httpPort, opts.ports.http],
     [443, opts.httpsPort, opts.ports.https],

@@ -1,0 +1,137 @@
+import { test, before, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { startPebble, Pebble } from '../helpers/pebble';
+import { freePort } from '../helpers/ports';
+import { tmpDir } from '../helpers/tmp';
+import { cliPath } from '../helpers/paths';
+import { CHECK_IDS, PreflightReport } from '../../main/engine/preflight/types';
+import { startWorld, World, HOST_V4, HOST_V6 } from './zones';
+
+// `homeport check` end to end: exit codes, the JSON report's shape, and the dry run against a
+// real Pebble (the staging stand-in): a real order whose challenge is answered, then dropped.
+let world: World;
+let pebble: Pebble;
+before(async () => {
+  [world, pebble] = await Promise.all([startWorld(), startPebble()]);
+});
+after(async () => {
+  await Promise.all([world?.stop(), pebble?.stop()]);
+});
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath, 'check', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+async function base(extra: string[] = []): Promise<string[]> {
+  return [
+    '--resolver', world.parent.address,
+    '--public-ip', HOST_V4,
+    '--public-ip', HOST_V6,
+    '--http-port', String(await freePort()),
+    '--https-port', String(await freePort()),
+    '--data-dir', tmpDir(),
+    '--json',
+    ...extra,
+  ];
+}
+
+test('exit 0 and the documented JSON shape when ready', async () => {
+  const r = await cli(['www.example.com', ...(await base())]);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as PreflightReport;
+  assert.deepEqual(Object.keys(report), ['verdict', 'recommendedChallenge', 'names']);
+  assert.equal(report.verdict, 'ready');
+  assert.equal(report.recommendedChallenge, 'http-01');
+  assert.equal(report.names[0].name, 'www.example.com');
+  assert.deepEqual(report.names[0].checks.map((c) => c.id), CHECK_IDS);
+  for (const c of report.names[0].checks) {
+    assert.deepEqual(Object.keys(c), ['id', 'status', 'summary', 'evidence', 'fix']);
+    assert.ok(['pass', 'warn', 'fail', 'skip'].includes(c.status));
+  }
+  // Offline preset identities: Let's Encrypt is letsencrypt.org, which example.com's CAA allows.
+  assert.equal(report.names[0].checks.find((c) => c.id === 'caa')!.status, 'pass');
+});
+
+test('exit 1 when blocked, with the human report naming the fix', async () => {
+  const json = await cli(['v6bad.example.com', 'www.example.com', ...(await base())]);
+  assert.equal(json.code, 1);
+  const report = JSON.parse(json.stdout) as PreflightReport;
+  assert.equal(report.verdict, 'blocked');
+  assert.deepEqual(report.names.map((n) => n.name), ['v6bad.example.com', 'www.example.com']);
+  const text = await cli(['v6bad.example.com', ...(await base()).filter((a) => a !== '--json')]);
+  assert.equal(text.code, 1);
+  assert.match(text.stdout, /FAIL {2}dns {12}v6bad\.example\.com has an AAAA record 2001:db8::99 that is not this host: Let's Encrypt prefers IPv6 and will fail\./);
+  assert.match(text.stdout, /Fix: Remove the AAAA record or point it at this host's IPv6 address/);
+  assert.match(text.stdout, /^Blocked: fix the FAIL lines above first\. Then issue with dns-01\.$/m);
+});
+
+test('exit 2 when the check cannot run: unreachable resolver, bad arguments, unknown CA', async () => {
+  const nobody = `127.0.0.1:${await freePort()}`;
+  const dead = await cli(['www.example.com', ...(await base()).map((a) => (a === world.parent.address ? nobody : a))]);
+  assert.equal(dead.code, 2);
+  assert.equal(JSON.parse(dead.stdout).error.code, 'preflight.dns-unreachable');
+  const badIp = await cli(['www.example.com', ...(await base()), '--public-ip', 'not-an-ip']);
+  assert.equal(badIp.code, 2);
+  assert.match(badIp.stderr, /"not-an-ip" is not an IP address\. Fix: Give --public-ip as an IPv4 or IPv6 address/);
+  const badCa = await cli(['www.example.com', ...(await base()), '--ca', 'nonsense']);
+  assert.equal(badCa.code, 2);
+  assert.match(badCa.stderr, /"nonsense" is neither a known CA nor a URL/);
+});
+
+test('--ca URL reads the directory; --dry-run validates for real at Pebble and issues nothing', async () => {
+  const dataDir = tmpDir();
+  const args = [
+    'www.example.com',
+    '--resolver', world.parent.address,
+    '--public-ip', HOST_V4,
+    '--public-ip', HOST_V6,
+    // Pebble connects to its httpPort on 127.0.0.1 (challtestsrv answers 127.0.0.1 for every name).
+    '--http-port', String(pebble.httpPort),
+    '--https-port', String(pebble.tlsPort),
+    '--data-dir', dataDir,
+    '--ca', pebble.directoryUrl,
+    '--ca-root', pebble.caRootFile,
+    '--json',
+  ];
+  const offline = JSON.parse((await cli(args)).stdout) as PreflightReport;
+  const caa = offline.names[0].checks.find((c) => c.id === 'caa')!;
+  // Pebble's directory publishes no meta.caaIdentities, so the CAA records cannot be matched.
+  assert.equal(caa.status, 'warn');
+  assert.match(caa.summary, /allow only letsencrypt\.org; 127\.0\.0\.1:\d+ does not publish its CAA identity/);
+  assert.equal(offline.names[0].checks.find((c) => c.id === 'dry-run')!.status, 'skip');
+  await assert.rejects(fs.stat(path.join(dataDir, 'accounts')), 'nothing was sent to the CA without --dry-run');
+
+  const noTos = await cli([...args, '--dry-run']);
+  const refused = (JSON.parse(noTos.stdout) as PreflightReport).names[0].checks.find((c) => c.id === 'dry-run')!;
+  assert.equal(refused.status, 'fail');
+  assert.match(refused.summary, /asks you to accept its terms of service/);
+
+  const r = await cli([...args, '--dry-run', '--accept-tos']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const dry = (JSON.parse(r.stdout) as PreflightReport).names[0].checks.find((c) => c.id === 'dry-run')!;
+  assert.equal(dry.status, 'pass', JSON.stringify(dry));
+  assert.match(dry.summary, /^127\.0\.0\.1:\d+ validated www\.example\.com with http-01( \(.*\))?: a real issuance will get through\.$/);
+  assert.match(dry.evidence.at(-1)!, /^authorization https:\/\/127\.0\.0\.1:\d+\/\S+: valid$/);
+  assert.match(dry.evidence[0], /^order https:\/\/127\.0\.0\.1:\d+\/my-order\/\S+ at .* \(never finalized\)$/);
+
+  // The CA connects where nobody answers: the dry run fails with the ACME diagnosis wording
+  // (Pebble reports no validationRecord, so the name stands where the address would).
+  const elsewhere = String(await freePort());
+  const w = await cli([...args.map((a) => (a === String(pebble.httpPort) ? elsewhere : a)), '--dry-run', '--accept-tos']);
+  assert.equal(w.code, 1);
+  const failed = (JSON.parse(w.stdout) as PreflightReport).names[0].checks.find((c) => c.id === 'dry-run')!;
+  assert.equal(failed.status, 'fail');
+  assert.match(failed.summary, /^The CA reached www\.example\.com on port 80 for "www\.example\.com", which refused the connection \(CA said: .*connection refused\)\.$/);
+  assert.match(failed.fix ?? '', /Make sure port \d+ is open and forwarded to this machine/);
+});
