@@ -14,6 +14,7 @@ import { freePort } from '../helpers/ports';
 import { DrivenClock } from '../ct-logs/driven-clock';
 import { buildLogList } from '../ct-logs/log-list';
 import { CtTestbed, startCtTestbed } from '../ct-logs/testbed';
+import { Rfc6962TestLog } from '../ct-logs/rfc6962-log';
 
 // The inclusion monitor against the loopback logs: entries that arrive late, a log that never
 // merges what it signed (MMD broken), strict mode as a gate, and logs that misbehave.
@@ -114,6 +115,23 @@ test('a static-ct log that put another entry at the promised leaf_index: not log
   } finally {
     bed.sky.breakPromises = false;
   }
+});
+
+test('a log that went away: retried until its MMD, then not logged with the reason', async () => {
+  const gone = await new Rfc6962TestLog({ name: 'Homeport Test Gone', roots: [bed.ca.rootDer], clock, mmd: 120 }).start();
+  const cert = await bed.ca.issue({ names: ['gone.example.test'], logs: [gone.url] });
+  await gone.stop();
+  const signed = buildLogList([{ name: 'Test Operator C', logs: [{ log: gone, state: 'usable', since: 0 }] }], clock.now());
+  const list = parseSignedLogList(signed.json, signed.signature, signed.publicKeyPem);
+  const pending: string[] = [];
+  const report = await clock.drive(
+    monitorInclusion(cert.certDer, issuer(), list, { clock, onProgress: (r) => r.status === 'pending' && pending.push(r.message) }),
+  );
+  const [r] = report.results;
+  assert.equal(r.status, 'not-logged');
+  assert.equal(r.checkedAt, r.timestamp + 120_000);
+  assert.match(pending[0], /^Not yet in Homeport Test Gone: the CT log Homeport Test Gone cannot be reached \(http:\/\/127\.0\.0\.1:\d+\/ct\/v1\/get-sth: ECONNREFUSED\)\. Next check/);
+  assert.match(r.message, /within 2 min of .*, and the CT log Homeport Test Gone cannot be reached/);
 });
 
 test('strict mode gate: ready once every trusted log proves inclusion; never when a log breaks its MMD', async () => {

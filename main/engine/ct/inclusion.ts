@@ -158,7 +158,8 @@ export async function followSct(sct: Sct, entry: PrecertEntry, log: CtLog, opts:
       a = log.kind === 'static-ct' ? await attemptStaticCt(log, sct, hash, opts) : await attemptRfc6962(log, hash, opts);
     } catch (e) {
       if (opts.signal?.aborted || !isHomeportError(e)) throw e;
-      a = { final: false, why: e.message.replace(/\.$/, '') };
+      // The error's sentence continues ours ("Not yet in X: the CT log X cannot be reached …").
+      a = { final: false, why: e.message.replace(/\.$/, '').replace(/^[A-Z](?=[a-z ])/, (c) => c.toLowerCase()) };
     }
     const now = clock.now();
     if (a.final) {
