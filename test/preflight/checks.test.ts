@@ -6,6 +6,8 @@ import { fixedAddresses } from '../../main/engine/preflight/addresses';
 import type { CheckId, CheckResult, PreflightReport } from '../../main/engine/preflight/types';
 import { CHECK_IDS } from '../../main/engine/preflight/types';
 import { freePort } from '../helpers/ports';
+import { startBind } from '../helpers/bind';
+import { WireResolver } from '../../main/engine/preflight/resolver';
 import { startWorld, World, HOST_V4, HOST_V6, OTHER_ACCOUNT } from './zones';
 
 // Checks 1–8 against real BIND servers: each zone entry is one situation a self-hoster meets.
@@ -245,4 +247,21 @@ test('pinned to one server (--resolver), a delegated name still resolves through
   const dns = get(r, 'dns');
   assert.equal(dns.status, 'pass', dns.summary);
   assert.ok(dns.evidence.some((e) => /authoritative view unavailable: .* with --resolver every question goes to that server/.test(e)), dns.evidence.join('\n'));
+});
+
+test('a resolver still serving the old address: propagation is a warning, the authoritative view decides', async () => {
+  // A second server with a stale copy of the zone plays the caching resolver.
+  const stale = await startBind({ zones: [{ name: 'example.com', records: ['www IN A 198.51.100.1'] }] });
+  try {
+    const r = await run(['www.example.com'], {
+      dns: { ...world.dns, resolver: new WireResolver({ servers: [{ host: stale.host, port: stale.port }] }) },
+    });
+    const dns = get(r, 'dns');
+    assert.equal(dns.status, 'warn');
+    assert.match(dns.summary, /^The resolver and the authoritative servers disagree about A www\.example\.com \(resolver: 198\.51\.100\.1; authoritative: 203\.0\.113\.10\): a recent change is still propagating\./);
+    assert.match(dns.fix ?? '', /Wait for the old record's TTL to pass/);
+    assert.equal(r.recommendedChallenge, 'http-01');
+  } finally {
+    await stale.stop();
+  }
 });

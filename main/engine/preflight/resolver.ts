@@ -96,10 +96,6 @@ export class WireResolver implements Resolver {
     this.attempts = opts.attempts ?? 2;
   }
 
-  get servers(): DnsServer[] {
-    return this.opts.servers;
-  }
-
   async query(name: string, type: QueryType, opts: QueryOptions = {}): Promise<DnsResponse> {
     const servers = opts.server ? [opts.server] : this.opts.servers;
     const errors: string[] = [];
