@@ -1,6 +1,7 @@
 import { execFileSync, execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as path from 'node:path';
 import { after } from 'node:test';
 import type { AddressInfo } from 'node:net';
@@ -114,4 +115,58 @@ export function curl(url: string, args: string[] = [], opts: { ca?: string; port
       resolvePromise({ status: Number(statusLine?.split(' ')[1] ?? 0), headers, body, httpVersion, code, stderr });
     });
   });
+}
+
+export interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** One request over TLS (or plain HTTP) to the proxy on 127.0.0.1, naming `host` in SNI and Host. */
+export function request(
+  port: number,
+  host: string,
+  opts: { path?: string; method?: string; headers?: http.OutgoingHttpHeaders; body?: string; ca?: string; tls?: boolean; agent?: false } = {},
+): Promise<Reply> {
+  const useTls = opts.tls ?? true;
+  return new Promise((resolve, reject) => {
+    const mod = useTls ? https : http;
+    const req = mod.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: opts.method ?? 'GET',
+        path: opts.path ?? '/',
+        headers: { host, ...opts.headers },
+        servername: useTls ? host : undefined,
+        ca: opts.ca,
+        agent: false,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+/** An upstream that answers with what it received, as JSON. */
+export function echoUpstream(name = 'echo'): Promise<{ server: http.Server; url: string; port: number; seen: http.IncomingHttpHeaders[] }> {
+  const seen: http.IncomingHttpHeaders[] = [];
+  return startUpstream((req, res) => {
+    seen.push(req.headers);
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ name, method: req.method, url: req.url, headers: req.headers, body }));
+    });
+  }).then((u) => ({ ...u, seen }));
 }

@@ -69,7 +69,8 @@ export function certificateNames(certPem: string): string[] {
     .map((s) => s.slice(4).toLowerCase());
 }
 
-type Listener = (info: { id: string; names: string[] }) => void;
+/** `removed` is set when the certificate stopped being served. */
+type Listener = (info: { id: string; names: string[]; removed?: boolean }) => void;
 
 /**
  * The proxy's certificates by name. The engine (or a file loader) calls `activate` when a
@@ -107,6 +108,7 @@ export class CertificateTable implements CertificateSource {
     if (!previous) return;
     this.byId.delete(id);
     this.rebuildNames(previous.names);
+    for (const fn of this.listeners) fn({ id, names: previous.names, removed: true });
   }
 
   /** The certificate used for clients without SNI and, if the settings say so, unknown names. */
@@ -114,8 +116,8 @@ export class CertificateTable implements CertificateSource {
     this.defaultId = id;
   }
 
-  /** Called after each activation (cluster primaries forward it to their workers). */
-  onActivate(fn: Listener): () => void {
+  /** Called after each activation and removal (cluster primaries forward them to their workers). */
+  onChange(fn: Listener): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
   }

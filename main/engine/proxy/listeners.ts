@@ -107,6 +107,8 @@ export function createHttpsServers(
   });
   h2.setTimeout(settings.idleTimeoutMs);
   h2.on('request', (req, res) => handler.handle(req, res, 'https', httpsPort()));
+  // Extended CONNECT (RFC 8441 WebSockets) arrives as 'connect', not 'request'.
+  h2.on('connect', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => handler.handle(req, res, 'https', httpsPort()));
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on('session', (s) => {
     sessions.add(s);

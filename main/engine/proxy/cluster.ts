@@ -1,0 +1,219 @@
+import cluster, { type Worker } from 'node:cluster';
+import * as path from 'node:path';
+import { ChallengeStore } from '../acme/challenges';
+import { HomeportError } from '../errors';
+import type { ProxySettingsInput, RouteInput } from '../config/routes';
+import type { CertificateTable, ServedCertificate } from './cert-source';
+import { checkRoutes } from './proxy';
+import { mergeStats, type RouteStats } from './stats';
+
+/** Messages between the primary and its proxy workers. */
+export type ToWorker =
+  | {
+      type: 'init';
+      routes: RouteInput[];
+      settings: ProxySettingsInput;
+      httpPort: number;
+      httpsPort: number;
+      publicHttpsPort?: number;
+      ticketKeys: string;
+      certificates: ServedCertificate[];
+      defaultCertificate?: string;
+      http01: [string, string][];
+    }
+  | { type: 'routes'; routes: RouteInput[] }
+  | { type: 'cert'; cert: ServedCertificate }
+  | { type: 'cert-remove'; id: string }
+  | { type: 'http01'; token: string; keyAuthorization?: string }
+  | { type: 'stats'; id: number }
+  | { type: 'stop'; drainMs: number };
+
+export type FromWorker =
+  | { type: 'ready'; httpPort: number; httpsPort: number }
+  | { type: 'failed'; code: string; message: string; fix?: string }
+  | { type: 'stats'; id: number; stats: RouteStats[] };
+
+/**
+ * A challenge store whose http-01 answers reach every worker. tls-alpn-01 answers hold a
+ * SecureContext, which cannot cross processes: with workers, use http-01 or dns-01.
+ */
+export class BroadcastChallengeStore extends ChallengeStore {
+  private readonly sinks = new Set<(token: string, keyAuthorization?: string) => void>();
+  private readonly answers = new Map<string, string>();
+
+  override setHttp01(token: string, keyAuthorization: string): void {
+    super.setHttp01(token, keyAuthorization);
+    this.answers.set(token, keyAuthorization);
+    for (const s of this.sinks) s(token, keyAuthorization);
+  }
+
+  override deleteHttp01(token: string): void {
+    super.deleteHttp01(token);
+    this.answers.delete(token);
+    for (const s of this.sinks) s(token);
+  }
+
+  pending(): [string, string][] {
+    return [...this.answers];
+  }
+
+  subscribe(fn: (token: string, keyAuthorization?: string) => void): () => void {
+    this.sinks.add(fn);
+    return () => this.sinks.delete(fn);
+  }
+}
+
+export interface ClusterOptions {
+  workers: number;
+  routes: RouteInput[];
+  settings: ProxySettingsInput;
+  httpPort: number;
+  httpsPort: number;
+  publicHttpsPort?: number;
+  /** The primary's table: activations are pushed to every worker. */
+  certificates: CertificateTable;
+  defaultCertificate?: string;
+  challenges: BroadcastChallengeStore;
+}
+
+/**
+ * The proxy on every core: node:cluster workers each run a Proxy on the same ports (the
+ * kernel spreads connections), and the primary, which runs the engine, keeps them in step:
+ * routes, certificate activations and http-01 answers are pushed to all of them.
+ */
+export class ProxyCluster {
+  private readonly workers: Worker[] = [];
+  private readonly unsubscribe: (() => void)[] = [];
+  private routeInputs: RouteInput[];
+  private nextStatsId = 1;
+  private bound = { httpPort: 0, httpsPort: 0 };
+  private stopping = false;
+
+  constructor(private readonly opts: ClusterOptions) {
+    this.routeInputs = checkRoutes(opts.routes);
+  }
+
+  async start(): Promise<{ httpPort: number; httpsPort: number }> {
+    // Each worker accepts on the shared socket itself: no hop through the primary per connection.
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
+    cluster.setupPrimary({ exec: path.join(__dirname, 'worker.js'), args: [], silent: false });
+    let httpPort = this.opts.httpPort;
+    let httpsPort = this.opts.httpsPort;
+    for (let i = 0; i < this.opts.workers; i++) {
+      const w = cluster.fork({ HOMEPORT_PROXY_WORKER: '1' });
+      this.workers.push(w);
+      // The first worker binds (port 0 becomes a real port); the others join its ports.
+      const ready = await this.init(w, httpPort, httpsPort);
+      httpPort = ready.httpPort;
+      httpsPort = ready.httpsPort;
+    }
+    this.bound = { httpPort, httpsPort };
+    this.unsubscribe.push(
+      this.opts.certificates.onChange(({ id, removed }) => {
+        const cert = this.opts.certificates.certificates().find((c) => c.id === id);
+        if (removed) this.broadcast({ type: 'cert-remove', id });
+        else if (cert) this.broadcast({ type: 'cert', cert });
+      }),
+      this.opts.challenges.subscribe((token, keyAuthorization) => this.broadcast({ type: 'http01', token, keyAuthorization })),
+    );
+    for (const w of this.workers) {
+      w.on('exit', (code, signal) => {
+        if (this.stopping) return;
+        process.stderr.write(`homeport: a proxy worker stopped (${signal ?? `exit ${code}`}); starting a new one\n`);
+        const i = this.workers.indexOf(w);
+        const replacement = cluster.fork({ HOMEPORT_PROXY_WORKER: '1' });
+        this.workers[i] = replacement;
+        void this.init(replacement, this.bound.httpPort, this.bound.httpsPort).catch(() => {});
+      });
+    }
+    return this.ports();
+  }
+
+  ports(): { httpPort: number; httpsPort: number } {
+    return { ...this.bound };
+  }
+
+  /** Process ids of the workers (for memory figures). */
+  pids(): number[] {
+    return this.workers.map((w) => w.process.pid!).filter(Boolean);
+  }
+
+  setRoutes(routes: RouteInput[]): void {
+    checkRoutes(routes);
+    this.routeInputs = routes;
+    this.broadcast({ type: 'routes', routes });
+  }
+
+  async stats(): Promise<RouteStats[]> {
+    const lists = await Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<RouteStats[]>((resolve) => {
+            const id = this.nextStatsId++;
+            const timer = setTimeout(() => done([]), 2000);
+            const onMessage = (m: FromWorker) => m.type === 'stats' && m.id === id && done(m.stats);
+            const done = (s: RouteStats[]) => {
+              clearTimeout(timer);
+              w.off('message', onMessage);
+              resolve(s);
+            };
+            w.on('message', onMessage);
+            w.send({ type: 'stats', id } satisfies ToWorker);
+          }),
+      ),
+    );
+    return mergeStats(lists);
+  }
+
+  async stop(drainMs = 10_000): Promise<void> {
+    this.stopping = true;
+    for (const u of this.unsubscribe) u();
+    await Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (w.isDead()) return resolve();
+            const kill = setTimeout(() => w.kill('SIGKILL'), drainMs + 2000);
+            w.once('exit', () => {
+              clearTimeout(kill);
+              resolve();
+            });
+            w.send({ type: 'stop', drainMs } satisfies ToWorker);
+          }),
+      ),
+    );
+  }
+
+  private init(w: Worker, httpPort: number, httpsPort: number): Promise<{ httpPort: number; httpsPort: number }> {
+    return new Promise((resolve, reject) => {
+      const onMessage = (m: FromWorker) => {
+        if (m.type === 'ready') {
+          w.off('message', onMessage);
+          resolve(m);
+        } else if (m.type === 'failed') {
+          w.off('message', onMessage);
+          reject(new HomeportError(m.code, m.message, { fix: m.fix }));
+        }
+      };
+      w.on('message', onMessage);
+      w.once('exit', (code) => reject(new HomeportError('proxy.worker-failed', `A proxy worker exited while starting (code ${code}).`)));
+      const table = this.opts.certificates;
+      w.send({
+        type: 'init',
+        routes: this.routeInputs,
+        settings: { ...this.opts.settings, workers: 1 },
+        httpPort,
+        httpsPort,
+        publicHttpsPort: this.opts.publicHttpsPort,
+        ticketKeys: table.ticketKeys.toString('base64'),
+        certificates: table.certificates(),
+        defaultCertificate: this.opts.defaultCertificate,
+        http01: this.opts.challenges.pending(),
+      } satisfies ToWorker);
+    });
+  }
+
+  private broadcast(m: ToWorker): void {
+    for (const w of this.workers) if (w.isConnected()) w.send(m);
+  }
+}

@@ -1,0 +1,83 @@
+import { ChallengeStore } from '../acme/challenges';
+import { isHomeportError } from '../errors';
+import { CertificateTable } from './cert-source';
+import type { FromWorker, ToWorker } from './cluster';
+import { fileAccessLog } from './access-log';
+import { Proxy } from './proxy';
+
+/**
+ * A proxy worker of ProxyCluster: a Proxy fed by its primary over IPC. The ticket keys come
+ * from the primary so a TLS session resumes whichever worker the next connection lands on.
+ */
+let proxy: Proxy | undefined;
+let table: CertificateTable | undefined;
+const challenges = new ChallengeStore();
+let closeLog: (() => Promise<void>) | undefined;
+
+function send(m: FromWorker): void {
+  process.send?.(m);
+}
+
+process.on('message', (m: ToWorker) => {
+  switch (m.type) {
+    case 'init': {
+      table = new CertificateTable(Buffer.from(m.ticketKeys, 'base64'));
+      for (const c of m.certificates) table.activate(c);
+      table.setDefault(m.defaultCertificate);
+      for (const [t, k] of m.http01) challenges.setHttp01(t, k);
+      const log = m.settings.accessLog ? fileAccessLog(m.settings.accessLog) : undefined;
+      closeLog = log?.close;
+      try {
+        proxy = new Proxy({
+          routes: m.routes,
+          settings: m.settings,
+          httpPort: m.httpPort,
+          httpsPort: m.httpsPort,
+          publicHttpsPort: m.publicHttpsPort,
+          certificates: table,
+          challenges,
+          log: log?.log,
+        });
+      } catch (e) {
+        return fail(e);
+      }
+      proxy.start().then((ports) => send({ type: 'ready', ...ports }), fail);
+      break;
+    }
+    case 'routes':
+      proxy?.setRoutes(m.routes);
+      break;
+    case 'cert':
+      table?.activate(m.cert);
+      break;
+    case 'cert-remove':
+      table?.remove(m.id);
+      break;
+    case 'http01':
+      if (m.keyAuthorization === undefined) challenges.deleteHttp01(m.token);
+      else challenges.setHttp01(m.token, m.keyAuthorization);
+      break;
+    case 'stats':
+      send({ type: 'stats', id: m.id, stats: proxy?.stats() ?? [] });
+      break;
+    case 'stop':
+      void (async () => {
+        await proxy?.stop(m.drainMs);
+        await closeLog?.();
+        process.exit(0);
+      })();
+      break;
+  }
+});
+
+function fail(e: unknown): void {
+  send(
+    isHomeportError(e)
+      ? { type: 'failed', code: e.code, message: e.message, fix: e.fix }
+      : { type: 'failed', code: 'proxy.worker-failed', message: (e as Error).message },
+  );
+  process.exit(1);
+}
+
+// A worker whose primary is gone has nobody to take orders from.
+process.on('disconnect', () => process.exit(0));

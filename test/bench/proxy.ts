@@ -1,0 +1,281 @@
+/**
+ * Reverse proxy benchmark: Homeport vs nginx vs caddy, same certificate, same upstream, same
+ * machine, same run. Not a test: it prints figures and ratios.
+ *
+ *   node dist/test/bench/proxy.js [--duration 8] [--connections 50] [--workers N]
+ *
+ * The upstream is a single-worker nginx answering 1 KiB; each proxy terminates TLS on
+ * loopback and forwards to it with keep-alive. wrk measures HTTP/1.1 keep-alive throughput
+ * and, with "Connection: close", full TLS handshakes per second. Memory is the proxy's RSS
+ * (all its processes) while 1,000 TLS connections are open.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tls from 'node:tls';
+import { freePort, waitForPort } from '../helpers/ports';
+import { requireTool } from '../helpers/tools';
+import { CertificateTable } from '../../main/engine/proxy/cert-source';
+import { ProxyCluster, BroadcastChallengeStore } from '../../main/engine/proxy/cluster';
+import { Proxy } from '../../main/engine/proxy/proxy';
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+
+if (args[0] === '--serve') {
+  void serve(JSON.parse(readFileSync(args[1]!, 'utf8')));
+} else {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
+
+interface ServeConfig {
+  port: number;
+  upstream: string;
+  certFile: string;
+  keyFile: string;
+  workers: number;
+}
+
+/** The Homeport side, in its own process tree like the peers. */
+async function serve(c: ServeConfig): Promise<void> {
+  const table = new CertificateTable();
+  table.activate({ id: 'localhost', certPem: readFileSync(c.certFile, 'utf8'), chainPem: '', keyPem: readFileSync(c.keyFile, 'utf8') });
+  const routes = [{ host: 'localhost', upstreams: [c.upstream] }];
+  const settings = { listen: ['127.0.0.1'] };
+  const httpPort = await freePort();
+  if (c.workers > 1) {
+    const p = new ProxyCluster({ workers: c.workers, routes, settings, httpPort, httpsPort: c.port, certificates: table, challenges: new BroadcastChallengeStore() });
+    await p.start();
+  } else {
+    await new Proxy({ routes, settings, httpPort, httpsPort: c.port, certificates: table }).start();
+  }
+  process.send?.('ready');
+}
+
+interface Peer {
+  name: string;
+  port: number;
+  child: ChildProcess;
+}
+
+interface WrkResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+async function main(): Promise<void> {
+  for (const t of ['nginx', 'caddy', 'wrk', 'openssl']) requireTool(t);
+  const duration = opt('duration', 8);
+  const connections = opt('connections', 50);
+  const workers = opt('workers', os.availableParallelism());
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'homeport-bench-'));
+  const children: ChildProcess[] = [];
+  const cleanup = () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  };
+  process.on('exit', cleanup);
+  process.on('SIGINT', () => process.exit(130));
+
+  // One certificate for every proxy: EC P-256, the kind Homeport issues by default.
+  const openssl = (...a: string[]) => execFileSync('openssl', a, { stdio: 'pipe' });
+  const certFile = path.join(dir, 'cert.pem');
+  const keyFile = path.join(dir, 'key.pem');
+  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile,
+    '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost');
+
+  const body = 'x'.repeat(1023) + '\n';
+  const upPort = await freePort();
+  const upstream = await startNginx(dir, 'upstream', children, `
+    worker_processes 1;
+    events { worker_connections 4096; }
+    http {
+      access_log off;
+      keepalive_requests 1000000;
+      server {
+        listen 127.0.0.1:${upPort};
+        location / { default_type text/plain; return 200 "${body.replace(/\n$/, '')}"; }
+      }
+    }`, upPort);
+  void upstream;
+
+  const peers: Peer[] = [];
+  const nginxPort = await freePort();
+  peers.push(await startNginx(dir, 'nginx', children, `
+    worker_processes ${workers};
+    events { worker_connections 8192; }
+    http {
+      access_log off;
+      upstream up { server 127.0.0.1:${upPort}; keepalive 128; }
+      server {
+        listen 127.0.0.1:${nginxPort} ssl http2;
+        ssl_certificate ${certFile};
+        ssl_certificate_key ${keyFile};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; }
+      }
+    }`, nginxPort));
+
+  const caddyPort = await freePort();
+  const caddyConfig = {
+    admin: { disabled: true },
+    logging: { logs: { default: { level: 'ERROR' } } },
+    apps: {
+      http: {
+        servers: {
+          bench: {
+            listen: [`127.0.0.1:${caddyPort}`],
+            automatic_https: { disable: true },
+            tls_connection_policies: [{}],
+            routes: [{ handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: `127.0.0.1:${upPort}` }] }] }],
+          },
+        },
+      },
+      tls: { certificates: { load_files: [{ certificate: certFile, key: keyFile }] }, automation: { policies: [{ on_demand: false }] } },
+    },
+  };
+  writeFileSync(path.join(dir, 'caddy.json'), JSON.stringify(caddyConfig));
+  const caddy = spawn('caddy', ['run', '--config', path.join(dir, 'caddy.json')], {
+    env: { ...process.env, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir, HOME: dir },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  children.push(caddy);
+  await waitForPort(caddyPort);
+  peers.push({ name: 'caddy', port: caddyPort, child: caddy });
+
+  const hpPort = await freePort();
+  const serveFile = path.join(dir, 'homeport.json');
+  writeFileSync(serveFile, JSON.stringify({ port: hpPort, upstream: `http://127.0.0.1:${upPort}`, certFile, keyFile, workers } satisfies ServeConfig));
+  const hp = spawn(process.execPath, [__filename, '--serve', serveFile], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.push(hp);
+  await new Promise<void>((resolve, reject) => {
+    hp.once('message', () => resolve());
+    hp.once('exit', (code) => reject(new Error(`homeport exited with ${code}`)));
+  });
+  peers.push({ name: 'homeport', port: hpPort, child: hp });
+
+  console.log(`proxy bench: ${os.cpus().length} CPUs, ${workers} workers/processes per proxy, wrk ${connections} connections, ${duration} s per run, 1 KiB responses`);
+  const results: Record<string, { ka: WrkResult; hs: WrkResult; rssMb: number }> = {};
+  for (const p of peers) {
+    const url = `https://localhost:${p.port}/`;
+    await wrk(url, 2, 10, 1, []); // warm-up: JIT, upstream keep-alive pools
+    const ka = await wrk(url, 2, connections, duration, []);
+    const hs = await wrk(url, 2, connections, duration, ['-H', 'Connection: close']);
+    const rssMb = await memoryAt(p, 1000);
+    results[p.name] = { ka, hs, rssMb };
+    console.log(`  ${p.name}: ${ka.rps.toFixed(0)} req/s (p50 ${ka.p50.toFixed(2)} ms, p99 ${ka.p99.toFixed(2)} ms), ${hs.rps.toFixed(0)} handshakes/s, ${rssMb.toFixed(0)} MB at 1,000 connections`);
+  }
+  const h = results.homeport!;
+  const row = (name: string) => {
+    const r = results[name]!;
+    return `| ${name} | ${r.ka.rps.toFixed(0)} | ${r.ka.p50.toFixed(2)} | ${r.ka.p99.toFixed(2)} | ${r.hs.rps.toFixed(0)} | ${r.rssMb.toFixed(0)} |`;
+  };
+  console.log('\n| proxy | req/s (keep-alive) | p50 ms | p99 ms | handshakes/s | MB at 1,000 conns |');
+  console.log('|---|---|---|---|---|---|');
+  for (const p of peers) console.log(row(p.name));
+  const ratio = (a: number, b: number) => (b ? (a / b).toFixed(2) : 'n/a');
+  console.log(`\nhomeport/caddy: req/s ${ratio(h.ka.rps, results.caddy!.ka.rps)}×, p99 ${ratio(h.ka.p99, results.caddy!.ka.p99)}×, handshakes ${ratio(h.hs.rps, results.caddy!.hs.rps)}×`);
+  console.log(`homeport/nginx: req/s ${ratio(h.ka.rps, results.nginx!.ka.rps)}×, p99 ${ratio(h.ka.p99, results.nginx!.ka.p99)}×, handshakes ${ratio(h.hs.rps, results.nginx!.hs.rps)}×`);
+  console.log(`goals: req/s ≥1.0× caddy ${h.ka.rps >= results.caddy!.ka.rps ? 'met' : 'NOT met'}; p99 ≤ caddy ${h.ka.p99 <= results.caddy!.ka.p99 ? 'met' : 'NOT met'}; handshakes ≥0.8× nginx ${h.hs.rps >= 0.8 * results.nginx!.hs.rps ? 'met' : 'NOT met'}; <150 MB ${h.rssMb < 150 ? 'met' : 'NOT met'}`);
+  for (const e of Object.entries(results)) if (e[1].ka.errors || e[1].hs.errors) console.log(`note: ${e[0]} had socket errors (${e[1].ka.errors} keep-alive, ${e[1].hs.errors} handshake)`);
+  cleanup();
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+}
+
+async function startNginx(dir: string, name: string, children: ChildProcess[], conf: string, port: number): Promise<Peer> {
+  const prefix = path.join(dir, name);
+  mkdirSync(path.join(prefix, 'logs'), { recursive: true });
+  const file = path.join(prefix, 'nginx.conf');
+  const full = `daemon off; master_process on; pid ${prefix}/nginx.pid; error_log ${prefix}/logs/error.log error; user root;\n${conf.replace(
+    'http {',
+    `http { client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fcgi; uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi;`,
+  )}`;
+  writeFileSync(file, full);
+  const child = spawn('nginx', ['-p', prefix, '-c', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(child);
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.once('exit', (code) => code && console.error(`nginx ${name} exited with ${code}: ${err}`));
+  await waitForPort(port);
+  return { name, port, child };
+}
+
+function wrk(url: string, threads: number, connections: number, seconds: number, extra: string[]): Promise<WrkResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', ...extra, url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('exit', () => {
+      const num = (re: RegExp) => Number(out.match(re)?.[1] ?? NaN);
+      const ms = (re: RegExp) => {
+        const m = out.match(re);
+        if (!m) return NaN;
+        const v = Number(m[1]);
+        return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+      };
+      const errs = out.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
+      const non2xx = num(/Non-2xx or 3xx responses: (\d+)/);
+      resolve({
+        rps: num(/Requests\/sec:\s+([\d.]+)/),
+        p50: ms(/50%\s+([\d.]+)(us|ms|s)/),
+        p99: ms(/99%\s+([\d.]+)(us|ms|s)/),
+        errors: (errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + (Number.isNaN(non2xx) ? 0 : non2xx),
+      });
+    });
+  });
+}
+
+/** RSS of a process and its children, in MB. */
+function treeRssMb(pid: number): number {
+  const pids = [pid];
+  for (let i = 0; i < pids.length; i++) {
+    try {
+      const kids = readFileSync(`/proc/${pids[i]}/task/${pids[i]}/children`, 'utf8').trim();
+      if (kids) pids.push(...kids.split(/\s+/).map(Number));
+    } catch {
+      /* gone */
+    }
+  }
+  let kb = 0;
+  for (const p of pids) {
+    try {
+      kb += Number(readFileSync(`/proc/${p}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)?.[1] ?? 0);
+    } catch {
+      /* gone */
+    }
+  }
+  return kb / 1024;
+}
+
+/** Opens `n` TLS connections, makes one request on each, and reads the proxy's memory while they stay open. */
+async function memoryAt(p: Peer, n: number): Promise<number> {
+  const sockets: tls.TLSSocket[] = [];
+  const open = () =>
+    new Promise<void>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port: p.port, servername: 'localhost', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => {
+        s.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      });
+      let got = 0;
+      s.on('data', (d: Buffer) => {
+        got += d.length;
+        if (got >= 1024) resolve();
+      });
+      s.on('error', reject);
+      sockets.push(s);
+    });
+  for (let i = 0; i < n; i += 50) await Promise.all(Array.from({ length: Math.min(50, n - i) }, open));
+  await new Promise((r) => setTimeout(r, 500));
+  const mb = treeRssMb(p.child.pid!);
+  for (const s of sockets) s.destroy();
+  return mb;
+}
