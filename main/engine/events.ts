@@ -26,6 +26,10 @@ export interface EngineEvents {
   'cert:failed': { name: string; code: string; message: string; fix?: string; retryAt?: string };
   /** A certificate's lifecycle moved (planned, checking, issuing, resting, active, blocked, failed). */
   'cert:state': { name: string; state: string; previous?: string };
+  /** A CT log list refresh ended (updated, not modified, rejected for a bad signature or age, or failed). */
+  'ct:log-list': { list: 'chrome' | 'apple'; status: 'updated' | 'not-modified' | 'rejected' | 'failed'; message: string };
+  /** This machine's clock compared with the CA's Date header and SCT timestamps; warns when off by more than 3 s. */
+  'clock:skew': { status: 'ok' | 'behind' | 'ahead' | 'unknown'; offsetMs?: number; message: string; fix?: string };
   /** A pre-flight check that passed before now fails or warns (the next renewal is at risk). */
   'dns:drift': { name: string; checkId: string; before: string; after: string; summary: string; fix?: string };
 }
