@@ -3,6 +3,9 @@ import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { createPrivateKey } from 'node:crypto';
+import { AcmeClient } from '../../main/engine/acme/client';
+import { Transport } from '../../main/engine/acme/transport';
 import { startPebble, Pebble } from '../helpers/pebble';
 import { freePort } from '../helpers/ports';
 import { tmpDir } from '../helpers/tmp';
@@ -123,6 +126,23 @@ test('--ca URL reads the directory; --dry-run validates for real at Pebble and i
   assert.equal(dry.status, 'pass', JSON.stringify(dry));
   assert.match(dry.summary, /^127\.0\.0\.1:\d+ validated www\.example\.com with http-01( \(.*\))?: a real issuance will get through\.$/);
   assert.match(dry.evidence.at(-1)!, /^authorization https:\/\/127\.0\.0\.1:\d+\/\S+: valid$/);
+
+  // Nothing usable is left at the CA: the authorization is deactivated, the order never finalized.
+  const [caId] = await fs.readdir(path.join(dataDir, 'accounts'));
+  const dir = path.join(dataDir, 'accounts', caId);
+  const transport = new Transport('pebble', { caPem: pebble.caRootPem });
+  try {
+    const client = new AcmeClient(transport, pebble.directoryUrl, createPrivateKey(await fs.readFile(path.join(dir, 'key.pem'), 'utf8')), 'pebble');
+    client.accountUrl = JSON.parse(await fs.readFile(path.join(dir, 'account.json'), 'utf8')).url;
+    const authzUrl = /^authorization (\S+): valid$/.exec(dry.evidence.at(-1)!)![1];
+    const orderUrl = /^order (\S+) at /.exec(dry.evidence[0])![1];
+    assert.equal((await client.get<{ status: string }>(authzUrl)).status, 'deactivated');
+    const order = await client.get<{ status: string; certificate?: string }>(orderUrl);
+    assert.notEqual(order.status, 'valid');
+    assert.equal(order.certificate, undefined);
+  } finally {
+    transport.close();
+  }
   assert.match(dry.evidence[0], /^order https:\/\/127\.0\.0\.1:\d+\/my-order\/\S+ at .* \(never finalized\)$/);
 
   // The CA connects where nobody answers: the dry run fails with the ACME diagnosis wording
