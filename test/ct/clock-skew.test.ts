@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
-import { assessClock, sampleFromDateHeader, sampleFromScts } from '../../main/engine/ct/clock-skew';
+import { ClockCheck, assessClock, sampleFromDateHeader, sampleFromScts } from '../../main/engine/ct/clock-skew';
+import { EngineEmitter } from '../../main/engine/events';
 
 const T = Date.UTC(2026, 2, 1, 12, 0, 0);
 
@@ -51,4 +52,18 @@ test("a real HTTP server's Date header agrees with this machine's clock", async 
   } finally {
     server.close();
   }
+});
+
+test('ClockCheck emits clock:skew when the verdict changes, and recent good samples clear it', () => {
+  const events = new EngineEmitter();
+  const seen: string[] = [];
+  events.on('clock:skew', (v) => seen.push(v.status));
+  const check = new ClockCheck(events, 2);
+  check.add(sampleFromDateHeader(new Date(T).toUTCString(), T - 10, T + 10));
+  check.add(sampleFromDateHeader(new Date(T).toUTCString(), T - 10, T + 10));
+  check.add(sampleFromScts([T + 20_000], T));
+  check.add(sampleFromScts([T + 21_000], T));
+  check.add(sampleFromDateHeader(new Date(T).toUTCString(), T - 10, T + 10));
+  check.add(sampleFromDateHeader(new Date(T).toUTCString(), T - 10, T + 10));
+  assert.deepEqual(seen, ['ok', 'behind', 'ok']);
 });

@@ -6,6 +6,7 @@ import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { ManualClock } from '../../main/engine/clock';
+import { EngineEmitter } from '../../main/engine/events';
 import { parseLogList } from '../../main/engine/ct/log-list';
 import { LogListSource } from '../../main/engine/ct/log-list-refresh';
 import { tmpDir } from '../helpers/tmp';
@@ -123,7 +124,10 @@ test('daily: due at once when never checked, then a day after each check; an unr
   const start = NEW + 1000;
   const clock = new SpyClock(start);
   const dir = tmpDir();
-  const src = await source(dir, clock);
+  const events = new EngineEmitter();
+  const announced: string[] = [];
+  events.on('ct:log-list', (o) => announced.push(`${o.list}:${o.status}`));
+  const src = new LogListSource({ dir, chromeUrl: `${await base()}/log_list.json`, publicKey: publicPem, clock, initial, events });
   let waiter: (status: string) => void = () => {};
   const next = () => new Promise<string>((r) => (waiter = r));
   await src.start((o) => waiter(o[0].status));
@@ -136,6 +140,7 @@ test('daily: due at once when never checked, then a day after each check; an unr
   clock.set(start + 86_400_000);
   assert.equal(await outcome, 'not-modified');
   assert.equal(clock.dues.at(-1), start + 2 * 86_400_000);
+  assert.deepEqual(announced, ['chrome:updated', 'chrome:not-modified']);
   src.stop();
 
   const offline = new LogListSource({ dir, chromeUrl: 'http://127.0.0.1:9/log_list.json', publicKey: publicPem, clock, initial });

@@ -1,3 +1,5 @@
+import type { EngineEmitter } from '../events';
+
 /**
  * The readiness gate is only as good as this machine's clock. Two outside references:
  * the CA's HTTP Date header (one-second resolution, plus the round trip) and SCT timestamps
@@ -72,4 +74,34 @@ export function assessClock(samples: (ClockSample | undefined)[], thresholdMs = 
     message: `This machine's clock is about ${secs} s ${behind ? 'behind' : 'ahead of'} ${worst.source}, so ${behind ? 'new certificates are switched on later than needed' : 'new certificates may be switched on before browsers accept them'}.`,
     fix: 'Turn on automatic time synchronisation (NTP), e.g. `timedatectl set-ntp true` on Linux or Date & Time settings on Windows/macOS.',
   };
+}
+
+/**
+ * The engine's running clock check: the ACME client adds a sample per CA response (Date
+ * header), the lifecycle one per issued certificate (SCT timestamps). Only recent samples
+ * count, so fixing the clock clears the warning; `clock:skew` fires when the verdict changes.
+ */
+export class ClockCheck {
+  private samples: ClockSample[] = [];
+  private status: ClockVerdict['status'] = 'unknown';
+
+  constructor(
+    private readonly events?: EngineEmitter,
+    private readonly keep = 5,
+    private readonly thresholdMs = CLOCK_SKEW_WARN_MS,
+  ) {}
+
+  add(sample: ClockSample | undefined): ClockVerdict {
+    if (sample) this.samples = [...this.samples, sample].slice(-this.keep);
+    const v = this.verdict();
+    if (v.status !== this.status) {
+      this.status = v.status;
+      this.events?.emit('clock:skew', v);
+    }
+    return v;
+  }
+
+  verdict(): ClockVerdict {
+    return assessClock(this.samples, this.thresholdMs);
+  }
 }

@@ -19,6 +19,6 @@ export {
 export { LogListSource, CHROME_LOG_LIST_URL, APPLE_LOG_LIST_URL, type RefreshOutcome } from './log-list-refresh';
 export { shippedLogList } from './snapshot';
 export { parseLogList, parseSignedLogList, logListAgeWarning, type CtLog, type LogList } from './log-list';
-export { assessClock, sampleFromDateHeader, sampleFromScts, type ClockSample, type ClockVerdict } from './clock-skew';
+export { ClockCheck, assessClock, sampleFromDateHeader, sampleFromScts, type ClockSample, type ClockVerdict } from './clock-skew';
 export { extractEmbeddedScts, parseSctList, type Sct } from './sct';
 export { precertSignedEntry, leafHash, merkleTreeLeaf, type PrecertEntry } from './precert';

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { writeFileAtomic } from '../atomic-file';
 import { Clock, Timer, systemClock } from '../clock';
 import { HomeportError } from '../errors';
+import type { EngineEmitter } from '../events';
 import type { LogLists } from './check';
 import { LogList, logListAgeWarning, parseLogList, parseSignedLogList } from './log-list';
 import { googleLogListKey, shippedLogList } from './snapshot';
@@ -33,6 +34,8 @@ export interface LogListSourceOptions {
   intervalMs?: number;
   /** The list to start from; defaults to the shipped snapshot. */
   initial?: LogList;
+  /** Where `ct:log-list` goes after each scheduled refresh. */
+  events?: EngineEmitter;
 }
 
 interface Meta {
@@ -181,6 +184,7 @@ export class LogListSource {
     const last = (await this.readMeta('chrome')).checkedAt ?? 0;
     const tick = async () => {
       const outcomes = await this.refresh();
+      for (const o of outcomes) this.opts.events?.emit('ct:log-list', o);
       onRefresh(outcomes);
       const failed = outcomes.some((o) => o.status === 'failed');
       if (this.timer) this.timer = this.clock.at(this.clock.now() + (failed ? Math.min(RETRY_AFTER_FAILURE_MS, interval) : interval), () => void tick());
