@@ -6,7 +6,7 @@ import { applePolicy } from './policy-apple';
 import { precertSignedEntry } from './precert';
 import { Sct, extractEmbeddedScts, sctLeafIndex } from './sct';
 import { verifySctSignature } from './verify';
-import { bytesOf, parseCertificate } from './x509';
+import { ParsedCert, bytesOf, parseCertificate } from './x509';
 
 /**
  * The full offline CT verdict for one certificate: SCTs parsed and verified, each browser's
@@ -81,14 +81,7 @@ export function checkCertificate(leaf: Uint8Array, chain: Uint8Array[], opts: Ct
       fix: 'Give the issuer with --issuer <pem>, or use fullchain.pem (leaf followed by its chain).',
     });
   }
-  // The issuer is the chain certificate named in the leaf's issuer field (normally the first).
-  const issuerName = bytesOf(cert, cert.issuer);
-  const issuer = () =>
-    chain.find((der) => {
-      const c = parseCertificate(der);
-      return Buffer.compare(bytesOf(c, c.subject), issuerName) === 0;
-    }) ?? chain[0];
-  const entry = scts.length > 0 ? precertSignedEntry(cert, issuer()) : undefined;
+  const entry = scts.length > 0 ? precertSignedEntry(cert, issuerOf(cert, chain)) : undefined;
 
   const reports: SctReport[] = scts.map((sct) => {
     const log = logLists.chrome.logs.get(sct.logIdBase64) ?? logLists.apple?.logs.get(sct.logIdBase64);
@@ -171,6 +164,17 @@ export function checkCertificate(leaf: Uint8Array, chain: Uint8Array[], opts: Ct
       ? `Not acceptable as of ${iso(at)}: log states have changed since it was compliant.`
       : `Every browser accepts it from ${iso(readyAt)}: ${basis}, plus a ${marginMs / 1000} s margin.`,
   };
+}
+
+/** The chain certificate named in the leaf's issuer field (normally the first one). */
+function issuerOf(leaf: ParsedCert, chain: Uint8Array[]): Uint8Array {
+  const name = bytesOf(leaf, leaf.issuer);
+  return (
+    chain.find((der) => {
+      const c = parseCertificate(der);
+      return Buffer.compare(bytesOf(c, c.subject), name) === 0;
+    }) ?? chain[0]
+  );
 }
 
 /**
