@@ -15,6 +15,7 @@ interface CheckOptions extends DataDirOptions, CaOptions, ListenerOptions {
   resolver?: string;
   publicIp?: string[];
   dryRun?: boolean;
+  dnsProvider?: string;
   json?: boolean;
 }
 
@@ -32,7 +33,8 @@ export function register(program: Command): void {
     .description('check names before issuing: DNS, CAA, ports, public address, CDN, rate limits; recommends a challenge')
     .argument('<name...>', 'the names to check (a wildcard as *.example.com)')
     .option('--public-ip <address>', "this host's public address (repeatable); no probe service is asked then", collect)
-    .option('--dry-run', "validate every name for real at the CA's staging environment (no certificate is issued)");
+    .option('--dry-run', "validate every name for real at the CA's staging environment (no certificate is issued)")
+    .option('--dns-provider <name>', 'the dnsProviders entry of config.json for dns-01 (default: the one used for these names, or the only one)');
   addResolverOption(cmd);
   addCaOptions(cmd);
   addListenerOptions(cmd);
@@ -52,35 +54,70 @@ export function register(program: Command): void {
 }
 
 async function runCheck(names: string[], opts: CheckOptions) {
-  const [{ runPreflight }, { defaultDnsContext }, { parseServer }, addr, { preflightCa, dryRunner }, { RateLimitLedger }, { systemClock }, { HomeportError }] =
-    await Promise.all([
-      import('../engine/preflight/report.js'),
-      import('../engine/preflight/lookup.js'),
-      import('../engine/preflight/resolver.js'),
-      import('../engine/preflight/addresses.js'),
-      import('../engine/preflight/ca.js'),
-      import('../engine/preflight/rate-limits.js'),
-      import('../engine/clock.js'),
-      import('../engine/errors.js'),
-    ]);
+  const [
+    { runPreflight },
+    { defaultDnsContext },
+    { parseServer },
+    addr,
+    { preflightCa, dryRunner },
+    { RateLimitLedger },
+    { systemClock },
+    { HomeportError },
+    { loadConfig },
+    { chooseDnsProvider },
+  ] = await Promise.all([
+    import('../engine/preflight/report.js'),
+    import('../engine/preflight/lookup.js'),
+    import('../engine/preflight/resolver.js'),
+    import('../engine/preflight/addresses.js'),
+    import('../engine/preflight/ca.js'),
+    import('../engine/preflight/rate-limits.js'),
+    import('../engine/clock.js'),
+    import('../engine/errors.js'),
+    import('../engine/config/file.js'),
+    import('../engine/preflight/dns-provider-choice.js'),
+  ]);
   let addresses;
   try {
     addresses = opts.publicIp?.length ? addr.fixedAddresses(opts.publicIp) : addr.httpProbe();
   } catch (e) {
     throw new HomeportError('preflight.bad-public-ip', (e as Error).message, { fix: 'Give --public-ip as an IPv4 or IPv6 address, e.g. 203.0.113.7.' });
   }
-  const { ca, resolved } = await preflightCa({ ca: opts.ca?.[0] ?? 'letsencrypt', caRoot: opts.caRoot, dataDir: opts.dataDir });
-  const eab = opts.eabKid && opts.eabHmacKey ? { kid: opts.eabKid, hmacKey: opts.eabHmacKey } : undefined;
+  const config = await loadConfig(opts.dataDir);
+  const resolver = opts.resolver ?? config.resolver;
+  const provider = chooseDnsProvider(config, names, opts.dnsProvider);
+  const caEntry = opts.ca?.[0] ? { ca: opts.ca[0], caRoot: opts.caRoot } : config.cas[0]!;
+  const { ca, resolved } = await preflightCa({ ca: caEntry.ca, caRoot: caEntry.caRoot, dataDir: opts.dataDir });
+  const eab = opts.eabKid && opts.eabHmacKey ? { kid: opts.eabKid, hmacKey: opts.eabHmacKey } : caEntry.eab;
+  let solvers;
+  if (opts.dryRun && provider) {
+    const [{ createDnsProvider }, { dns01Solver }] = await Promise.all([
+      import('../engine/acme/dns/index.js'),
+      import('../engine/acme/solvers.js'),
+    ]);
+    solvers = { 'dns-01': dns01Solver(createDnsProvider(provider.config, { name: provider.name, clock: systemClock }), { resolver }) };
+  }
   return runPreflight({
     names,
     ca,
-    dns: defaultDnsContext(opts.resolver ? parseServer(opts.resolver) : undefined),
+    dns: defaultDnsContext(resolver ? parseServer(resolver) : undefined),
     addresses,
     httpPort: opts.httpPort,
     httpsPort: opts.httpsPort,
     ledger: await RateLimitLedger.open(path.join(opts.dataDir, 'rate-limits.json'), systemClock),
+    dnsProvider: Boolean(provider),
     dryRun: opts.dryRun
-      ? dryRunner(resolved, { ...opts, ca: resolved.id, eab, acceptTos: opts.acceptTos })
+      ? dryRunner(resolved, {
+          dataDir: opts.dataDir,
+          ca: resolved.id,
+          caRoot: caEntry.caRoot,
+          httpPort: opts.httpPort,
+          httpsPort: opts.httpsPort,
+          email: opts.email ?? config.email,
+          acceptTos: opts.acceptTos ?? config.acceptTos,
+          eab,
+          solvers,
+        })
       : undefined,
   });
 }

@@ -22,16 +22,19 @@ export interface World {
   stop(): Promise<void>;
 }
 
-export async function startWorld(): Promise<World> {
+/** `updateKey`: example.com accepts TXT updates (RFC 2136) signed with the key `homeport-acme`. */
+export async function startWorld(opts: { updateKey?: boolean } = {}): Promise<World> {
   const child = await startBind({
     zones: [{ name: 'deleg.example.com', records: [`www IN A ${HOST_V4}`] }],
   });
   const parent = await startBind({
     recursion: true,
+    keys: opts.updateKey ? [{ name: 'homeport-acme' }] : [],
     forwardZones: [{ name: 'deleg.example.com', address: child.address }],
     zones: [
       {
         name: 'example.com',
+        updateKeys: opts.updateKey ? ['homeport-acme'] : [],
         records: [
           '@ IN CAA 0 issue "letsencrypt.org"',
           `www IN A ${HOST_V4}`,

@@ -4,6 +4,7 @@ import { accountDir, ensureAccount, loadOrCreateAccountKey } from '../acme/accou
 import { CA_PRESETS, ResolvedCa, resolveCa } from '../acme/cas';
 import { AcmeClient } from '../acme/client';
 import { fetchDirectory, loadCaBundle, Transport } from '../acme/transport';
+import type { Solvers } from '../acme/solvers';
 import type { ChallengeType } from '../certs/types';
 import { check, CheckResult } from './types';
 import { dryRun } from './dry-run';
@@ -74,6 +75,8 @@ export interface DryRunSetup extends CaChoice {
   email?: string;
   acceptTos?: boolean;
   eab?: { kid: string; hmacKey: string };
+  /** Solvers beyond the built-in listeners: dns-01 through the configured provider. */
+  solvers?: Solvers;
 }
 
 /** The dry-run function runPreflight calls once it knows the challenge. */
@@ -92,7 +95,7 @@ export function dryRunner(
       const dir = accountDir(setup.dataDir, target.id);
       const client = new AcmeClient(transport, target.directoryUrl, await loadOrCreateAccountKey(dir), target.displayName);
       await ensureAccount(client, dir, target, { email: setup.email, acceptTos: setup.acceptTos });
-      return (await dryRun({ client, names, challenge, httpPort: setup.httpPort, httpsPort: setup.httpsPort })).results;
+      return (await dryRun({ client, names, challenge, httpPort: setup.httpPort, httpsPort: setup.httpsPort, solvers: setup.solvers })).results;
     } catch (e) {
       const err = e as Error & { fix?: string };
       return new Map(names.map((n) => [n, check('dry-run', 'fail', `The dry run at ${target.displayName} could not start: ${err.message}`, [], err.fix ?? null)]));
