@@ -63,3 +63,14 @@ test('openssl reads our SCT list the same way (independent parser)', () => {
   assert.match(text, /May\s+3 03:09:37\.123 2026 GMT/);
   assert.equal(parseCertificate(leaf.der).extensions.filter((e) => e.oid === SCT_LIST_OID).length, 1);
 });
+
+test('when the SCT list is the only extension, the precert TBS has no extensions field at all', () => {
+  const leaf = issueLeaf({ ca, notBefore: T, notAfter: T + 86_400_000, scts: [{ log, timestamp: T + 5 }], onlyCtExtension: true });
+  const tbs = precertTbs(parseCertificate(leaf.der));
+  assert.ok(tbs.equals(precertTbs(parseCertificate(leaf.precertDer))));
+  const wrapped = Buffer.concat([Buffer.of(0x30, 0x81, tbs.length), tbs]);
+  const reparsed = parseCertificate(wrapped);
+  assert.equal(reparsed.extensionsWrapper, undefined);
+  const [sct] = extractEmbeddedScts(leaf.der);
+  assert.deepEqual(verifySctSignature(sct, precertSignedEntry(leaf.der, ca.der), logKeyFromSpki(log.spki)), { valid: true });
+});

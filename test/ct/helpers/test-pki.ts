@@ -143,6 +143,8 @@ export interface LeafSpec {
   scts: SctSpec[];
   /** Replace the SCT list extension's content with these bytes (malformed-list tests). */
   rawSctList?: Buffer;
+  /** No extension besides the poison / SCT list. */
+  onlyCtExtension?: boolean;
 }
 
 export interface IssuedLeaf {
@@ -160,12 +162,14 @@ export function issueLeaf(spec: LeafSpec): IssuedLeaf {
   const spki = publicKey.export({ type: 'spki', format: 'der' });
   const serial = serialCounter++;
   const dns = spec.dnsName ?? 'home.example.test';
-  const before = [
-    ext('2.5.29.15', true, tlv(0x03, Buffer.of(7, 0x80))),
-    ext('2.5.29.37', false, seq(oid('1.3.6.1.5.5.7.3.1'))),
-    ext('2.5.29.19', true, seq()),
-  ];
-  const after = [ext('2.5.29.17', false, seq(tlv(0x82, Buffer.from(dns, 'latin1'))))];
+  const before = spec.onlyCtExtension
+    ? []
+    : [
+        ext('2.5.29.15', true, tlv(0x03, Buffer.of(7, 0x80))),
+        ext('2.5.29.37', false, seq(oid('1.3.6.1.5.5.7.3.1'))),
+        ext('2.5.29.19', true, seq()),
+      ];
+  const after = spec.onlyCtExtension ? [] : [ext('2.5.29.17', false, seq(tlv(0x82, Buffer.from(dns, 'latin1'))))];
   const tbsWith = (middle: Buffer[]) =>
     seq(
       tlv(0xa0, int(2)),
