@@ -57,10 +57,3 @@ export function caaForbids(name: string, ca: string, owner: string, allowed: str
     fix: `Add a CAA record at ${owner}: 0 ${tag} "${identity}", or choose a CA your CAA records allow.`,
   };
 }
-
-export function rateLimitWait(ca: string, retryAt: number, now: number): Finding {
-  return {
-    summary: `${ca} refused: a rate limit was reached. The next attempt is possible in ${formatDuration(retryAt - now)} (at ${new Date(retryAt).toISOString()}).`,
-    fix: `Wait until ${new Date(retryAt).toISOString()} (Homeport will not retry sooner); to experiment meanwhile, use the staging CA.`,
-  };
-}
