@@ -148,7 +148,7 @@ export async function startHeadlessHost(opts: HeadlessOptions): Promise<Headless
     res.write(': connected\n\n');
     streams.add(res);
     const unsubscribe = opts.api.onEvent((event) => {
-      res.write(`event: ${event.type}\ndata: ${JSON.stringify(event.payload)}\n\n`);
+      res.write(`data: ${JSON.stringify(event)}\n\n`);
     });
     const beat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
     beat.unref();

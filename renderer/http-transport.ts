@@ -1,9 +1,5 @@
 import type { ApiEvent, ApiMethod, HomeportTransport, Result } from '../main/api/contract';
 
-const EVENT_TYPES: readonly ApiEvent['type'][] = [
-  'progress', 'cert:issued', 'cert:ct-ready', 'cert:activated', 'cert:failed', 'dns:drift',
-];
-
 /**
  * The headless host's transport: same-origin JSON POSTs (the token rides in an HttpOnly
  * cookie the printed link set) and one EventSource for events.
@@ -36,12 +32,11 @@ export function httpTransport(): HomeportTransport {
   const ensureSource = () => {
     if (source) return;
     source = new EventSource('/api/events');
-    for (const type of EVENT_TYPES) {
-      source.addEventListener(type, (msg) => {
-        const event = { type, payload: JSON.parse((msg as MessageEvent<string>).data) } as ApiEvent;
-        for (const l of listeners) l(event);
-      });
-    }
+    // Each message is one ApiEvent as JSON; EventSource reconnects by itself if the host restarts.
+    source.onmessage = (msg: MessageEvent<string>) => {
+      const event = JSON.parse(msg.data) as ApiEvent;
+      for (const l of listeners) l(event);
+    };
   };
 
   return {

@@ -44,7 +44,7 @@ export function timeline(input: TimelineInput): SVGElement {
   }
 
   const mark = (t: number, cls: string, label: string, sub: string, above: boolean) => {
-    const cx = t === input.now && broken ? X1 : x(t);
+    const cx = x(t);
     const g = s('g', { class: `mark ${cls}` });
     g.append(s('circle', { cx, cy: Y, r: cls === 'sct' ? 4.5 : 7 }));
     const ly = above ? Y - 22 : Y + 30;

@@ -87,8 +87,9 @@ export interface PreflightCheck {
   id: string;
   status: CheckStatus;
   summary: string;
-  evidence?: unknown;
-  fix?: string;
+  /** The facts behind the summary, one per line. */
+  evidence: string[];
+  fix: string | null;
 }
 
 export interface PreflightReport {

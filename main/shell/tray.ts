@@ -1,21 +1,9 @@
 import * as path from 'node:path';
 import { Menu, Tray, nativeImage } from 'electron';
 import type { Overview } from '../api/contract';
-
-export type TrayTone = 'good' | 'wait' | 'bad' | 'idle';
+import { trayTone, type TrayTone } from './status';
 
 const ICON_DIR = path.join(__dirname, '..', '..', '..', 'renderer', 'static', 'tray');
-
-/** good = every certificate active and ready; wait = one is issuing or resting; bad = one failed or blocked. */
-export function trayTone(overview: Pick<Overview, 'certificates'>): { tone: TrayTone; text: string } {
-  const certs = overview.certificates;
-  const bad = certs.filter((c) => c.state === 'failed' || c.state === 'blocked');
-  if (bad.length > 0) return { tone: 'bad', text: `${bad.map((c) => c.name).join(', ')} need${bad.length === 1 ? 's' : ''} attention` };
-  const busy = certs.filter((c) => c.state === 'resting' || c.state === 'issuing' || c.state === 'checking');
-  if (busy.length > 0) return { tone: 'wait', text: `${busy.length} certificate${busy.length === 1 ? '' : 's'} in progress` };
-  if (certs.length === 0) return { tone: 'idle', text: 'No certificates yet' };
-  return { tone: 'good', text: `${certs.length} certificate${certs.length === 1 ? '' : 's'}, all good` };
-}
 
 export class StatusTray {
   private readonly tray: Tray;

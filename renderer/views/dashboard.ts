@@ -28,7 +28,7 @@ function certCard(cert: CertificateSummary, now: number): HTMLElement {
       cert.names.length > 1 ? h('p', { class: 'muted small' }, `also ${cert.names.slice(1).join(', ')}`) : null,
       pending
         ? h('div', { class: 'ct-wait' },
-            h('span', { class: 'muted' }, 'Every browser accepts it in '),
+            h('span', { class: 'muted' }, 'All browsers accept it in'),
             liveCountdown(pending, 'now'),
           )
         : cur?.readyAt === null

@@ -59,7 +59,9 @@ function render(ctx: Ctx, cert: CertificateDetail): HTMLElement[] {
     ),
     cert.history.length > 0
       ? h('section', { class: 'panel' }, h('h2', {}, 'Earlier certificates'),
-          h('table', { class: 'table' }, h('tbody', {}, cert.history.map((x) => h('tr', {}, h('td', { class: 'mono small' }, x.serial), h('td', {}, dateTime(x.notBefore)), h('td', {}, dateTime(x.notAfter)))))))
+          h('table', { class: 'table' },
+            h('thead', {}, h('tr', {}, h('th', {}, 'Serial'), h('th', {}, 'Valid from'), h('th', {}, 'Until'))),
+            h('tbody', {}, cert.history.map((x) => h('tr', {}, h('td', { class: 'mono small' }, x.serial), h('td', {}, dateTime(x.notBefore)), h('td', {}, dateTime(x.notAfter)))))))
       : null,
   ].filter((x): x is HTMLElement => x !== null);
 }

@@ -68,6 +68,9 @@ export function wizard(ctx: Ctx): HTMLElement {
                 h('div', {},
                   h('p', {}, c.summary),
                   c.fix && c.status !== 'pass' ? h('p', { class: 'fix' }, c.fix) : null,
+                  c.evidence.length > 0
+                    ? h('details', { class: 'evidence' }, h('summary', {}, 'Evidence'), h('pre', {}, c.evidence.join('\n')))
+                    : null,
                 ),
               ))),
           )),
