@@ -1,0 +1,384 @@
+import type { Clock, Timer } from '../clock';
+import type { EngineEmitter } from '../events';
+import { HomeportError, isHomeportError } from '../errors';
+import type { CertificateConfig, ServingPolicy } from '../config/schema';
+import type { Issuer, ReadinessGate } from './types';
+import type { CertStore, StoredCert, StoredMeta } from './store';
+
+/**
+ * One certificate's life: planned → checking → issuing → resting → active, or blocked
+ * (pre-flight said no) / failed (kept with its reason). The record lives in state.json next
+ * to the files, so a restart picks up where the last process stopped: a resting successor
+ * is re-judged and its timer re-armed, an issuance cut short is marked pending and resumes.
+ * Nothing here ever touches current/ except promotion, so a failure leaves the served
+ * certificate as it was.
+ */
+export type CertState = 'planned' | 'checking' | 'issuing' | 'resting' | 'active' | 'blocked' | 'failed';
+
+export interface FailureRecord {
+  at: string;
+  code: string;
+  message: string;
+  fix?: string;
+  /** The ACME problem type, identifier and address the CA used, when the CA reported one. */
+  problem?: { type?: string; identifier?: string; addressUsed?: string; detail?: string };
+  retryAt?: string;
+}
+
+export interface ReadinessRecord {
+  serial: string;
+  /** ms since epoch; null = never ready (reason says why). */
+  readyAt: number | null;
+  reason: string;
+  /** cert:ct-ready was emitted for this serial. */
+  announced?: boolean;
+}
+
+export interface LifecycleRecord {
+  state: CertState;
+  since: string;
+  /** An issuance was asked for and has not completed; it survives a crash, so it resumes. */
+  pending?: { since: string; reason: IssueReason };
+  readiness?: ReadinessRecord;
+  failure?: FailureRecord;
+  /** Consecutive failures, for backoff. */
+  failures?: number;
+}
+
+export type IssueReason = 'first' | 'due' | 'forced';
+
+export interface CertificateStatus {
+  id: string;
+  state: CertState;
+  since: string;
+  /** The certificate being served (current/), if any. */
+  active?: StoredMeta;
+  /** The successor resting in next/, if any. */
+  resting?: StoredMeta;
+  readiness?: ReadinessRecord;
+  failure?: FailureRecord;
+  pending?: LifecycleRecord['pending'];
+  failures: number;
+}
+
+export interface LifecycleDeps {
+  store: CertStore;
+  /** Resolved only when issuing, so commands that never issue never load the ACME stack. */
+  issuer: () => Promise<Issuer>;
+  gate: ReadinessGate;
+  clock: Clock;
+  events: EngineEmitter;
+  /** When to retry after a failure (backoff, Retry-After); undefined = not automatically. */
+  retryAt?: (error: unknown, failures: number, now: number) => number | undefined;
+  /** Pre-flight checks; a HomeportError thrown here blocks the certificate instead of failing it. */
+  check?: (cert: CertificateConfig, signal?: AbortSignal) => Promise<void>;
+  /** Called after every promotion (the proxy's hot swap). */
+  onActivated?: (id: string, current: StoredCert, previous?: StoredMeta) => void;
+}
+
+const RECORD = 'state.json';
+/** How long a promotion waits for another process that holds the certificate's lock. */
+const PROMOTE_LOCK_WAIT_MS = 5_000;
+const PROMOTE_RETRY_MS = 30_000;
+
+export class Lifecycle {
+  private readonly timers = new Map<string, Timer>();
+  private readonly queues = new Map<string, Promise<unknown>>();
+  private closed = false;
+
+  constructor(private readonly deps: LifecycleDeps) {}
+
+  async status(id: string): Promise<CertificateStatus> {
+    const { store } = this.deps;
+    const [record, current, next] = await Promise.all([this.record(id), store.read(id, 'current'), store.read(id, 'next')]);
+    return {
+      id,
+      state: record.state,
+      since: record.since,
+      active: current?.meta,
+      resting: next?.meta,
+      readiness: record.readiness,
+      failure: record.failure,
+      pending: record.pending,
+      failures: record.failures ?? 0,
+    };
+  }
+
+  /**
+   * Gets a certificate for `cert` and takes it to resting or active. For a renewal the
+   * current certificate keeps being served until the successor is ready.
+   */
+  issue(
+    cert: CertificateConfig,
+    opts: { reason: IssueReason; onProgress?: (step: string) => void; signal?: AbortSignal },
+  ): Promise<CertificateStatus> {
+    return this.serialize(cert.name, () => this.doIssue(cert, opts));
+  }
+
+  /**
+   * After a start or restart: finish an interrupted promotion, mark an interrupted issuance
+   * as pending, re-judge a resting successor and arm the timers. Skips a certificate whose
+   * lock a live process holds (that process is working on it).
+   */
+  settle(cert: CertificateConfig): Promise<CertificateStatus> {
+    return this.serialize(cert.name, async () => {
+      const { store } = this.deps;
+      let lock;
+      try {
+        lock = await store.lock(cert.name);
+      } catch (e) {
+        if (isHomeportError(e) && e.code === 'certs.locked') return this.status(cert.name);
+        throw e;
+      }
+      try {
+        await store.recover(cert.name);
+        const record = await this.record(cert.name);
+        const current = await store.read(cert.name, 'current');
+        if (record.state === 'issuing' || record.state === 'checking') {
+          // The process that was issuing is gone (we hold its lock now): try again.
+          await this.transition(cert.name, {
+            ...record,
+            state: current ? 'active' : 'planned',
+            pending: record.pending ?? { since: record.since, reason: current ? 'forced' : 'first' },
+          });
+        } else if (record.state === 'resting' && !(await store.read(cert.name, 'next'))) {
+          // The successor was lost (crash while replacing an older resting one): issue again.
+          await this.transition(cert.name, {
+            ...record,
+            state: current ? 'active' : 'planned',
+            readiness: undefined,
+            pending: { since: record.since, reason: current ? 'forced' : 'first' },
+          });
+        } else if (current && record.state === 'planned') {
+          await this.transition(cert.name, { ...record, state: 'active' });
+        } else if (!current && record.state === 'active') {
+          await this.transition(cert.name, { ...record, state: 'planned', pending: { since: record.since, reason: 'first' } });
+        }
+      } finally {
+        await lock.release();
+      }
+      await this.judge(cert.name, cert.serving);
+      return this.status(cert.name);
+    });
+  }
+
+  /** Stops all timers (engine shutdown). */
+  close(): void {
+    this.closed = true;
+    for (const t of this.timers.values()) t.cancel();
+    this.timers.clear();
+  }
+
+  private async doIssue(
+    cert: CertificateConfig,
+    opts: { reason: IssueReason; onProgress?: (step: string) => void; signal?: AbortSignal },
+  ): Promise<CertificateStatus> {
+    const { store, clock, events } = this.deps;
+    const id = cert.name;
+    const progress = (step: string) => {
+      opts.onProgress?.(step);
+      events.emit('progress', { name: id, step });
+    };
+    const lock = await store.lock(id);
+    let record: LifecycleRecord;
+    try {
+      await store.recover(id);
+      record = await this.record(id);
+      const current = await store.read(id, 'current');
+      const now = () => new Date(clock.now()).toISOString();
+      record = { ...record, pending: record.pending ?? { since: now(), reason: opts.reason } };
+      try {
+        if (this.deps.check) {
+          record = await this.transition(id, { ...record, state: 'checking' });
+          progress('Checking DNS and the network before asking the CA');
+          try {
+            await this.deps.check(cert, opts.signal);
+          } catch (e) {
+            throw Object.assign(asHomeportError(e), { blocked: true });
+          }
+        }
+        record = await this.transition(id, { ...record, state: 'issuing' });
+        const issuer = await this.deps.issuer();
+        const issued = await issuer.issue({
+          names: cert.names,
+          keyType: cert.keyType,
+          challenge: cert.challenge,
+          replacing: current?.certPem,
+          onProgress: progress,
+          signal: opts.signal,
+        });
+        progress('Storing the new certificate');
+        const next = await store.writeNext(id, issued, { keyType: cert.keyType, firstIssuance: !current, now: clock.now() });
+        events.emit('cert:issued', {
+          name: id,
+          serial: next.meta.serial,
+          issuer: next.meta.issuer,
+          ca: next.meta.ca,
+          notBefore: next.meta.notBefore,
+          notAfter: next.meta.notAfter,
+        });
+        const readiness = await this.deps.gate({ certPem: next.certPem, chainPem: next.chainPem, firstIssuance: !current });
+        record = await this.transition(id, {
+          state: 'resting',
+          since: now(),
+          readiness: { serial: next.meta.serial, readyAt: readiness.readyAt, reason: readiness.reason },
+          failures: 0,
+        });
+      } catch (e) {
+        await this.recordFailure(id, record, e);
+        throw e;
+      }
+    } finally {
+      await lock.release();
+    }
+    await this.judge(id, cert.serving);
+    return this.status(id);
+  }
+
+  /** Promotes a resting successor when it is ready (or may be served early), else arms its timer. */
+  private async judge(id: string, serving: ServingPolicy): Promise<void> {
+    const { store, clock } = this.deps;
+    const [record, next, current] = await Promise.all([this.record(id), store.read(id, 'next'), store.read(id, 'current')]);
+    if (next) {
+      let readiness = record.readiness;
+      if (readiness?.serial !== next.meta.serial) {
+        const verdict = await this.deps.gate({ certPem: next.certPem, chainPem: next.chainPem, firstIssuance: !current });
+        readiness = { serial: next.meta.serial, readyAt: verdict.readyAt, reason: verdict.reason };
+        await this.transition(id, { ...record, state: 'resting', readiness });
+      }
+      const now = clock.now();
+      const ready = readiness.readyAt !== null && readiness.readyAt <= now;
+      if (ready || (!current && servesEarly(serving, readiness.readyAt, now))) {
+        await this.promote(id, serving);
+      } else if (readiness.readyAt !== null) {
+        this.arm(id, readiness.readyAt, () => this.serialize(id, () => this.judge(id, serving)));
+      }
+      return;
+    }
+    // Served before it was ready (serve-now): announce the ready moment when it comes.
+    const r = record.readiness;
+    if (current && r && r.serial === current.meta.serial && !r.announced && r.readyAt !== null) {
+      if (r.readyAt <= clock.now()) await this.announce(id, r);
+      else this.arm(id, r.readyAt, () => this.serialize(id, () => this.judge(id, serving)));
+    }
+  }
+
+  private async promote(id: string, serving: ServingPolicy): Promise<void> {
+    const { store, clock, events } = this.deps;
+    let lock;
+    try {
+      lock = await store.lock(id, PROMOTE_LOCK_WAIT_MS);
+    } catch (e) {
+      // Another process is busy with this certificate; look again a little later.
+      if (isHomeportError(e) && e.code === 'certs.locked') {
+        this.arm(id, clock.now() + PROMOTE_RETRY_MS, () => this.serialize(id, () => this.judge(id, serving)));
+        return;
+      }
+      throw e;
+    }
+    let promoted;
+    try {
+      await store.recover(id);
+      if (!(await store.read(id, 'next'))) return;
+      promoted = await store.promote(id);
+      const record = await this.record(id);
+      await this.transition(id, { ...record, state: 'active', since: new Date(clock.now()).toISOString(), pending: undefined, failure: undefined });
+    } finally {
+      await lock.release();
+    }
+    events.emit('cert:activated', { name: id, serial: promoted.current.meta.serial, previousSerial: promoted.previous?.serial });
+    this.deps.onActivated?.(id, promoted.current, promoted.previous);
+    await this.judge(id, serving);
+  }
+
+  private async announce(id: string, r: ReadinessRecord): Promise<void> {
+    const record = await this.record(id);
+    await this.deps.store.writeJson(id, RECORD, { ...record, readiness: { ...r, announced: true } });
+    this.deps.events.emit('cert:ct-ready', { name: id, serial: r.serial, readyAt: new Date(r.readyAt!).toISOString() });
+  }
+
+  private async recordFailure(id: string, record: LifecycleRecord, e: unknown): Promise<void> {
+    const { clock, events } = this.deps;
+    const err = asHomeportError(e);
+    const failures = (record.failures ?? 0) + 1;
+    const retryAt = this.deps.retryAt?.(e, failures, clock.now());
+    const d = err.details ?? {};
+    const failure: FailureRecord = {
+      at: new Date(clock.now()).toISOString(),
+      code: err.code,
+      message: err.message,
+      fix: err.fix,
+      problem:
+        d.problemType || d.addressUsed
+          ? {
+              type: d.problemType as string | undefined,
+              identifier: d.identifier as string | undefined,
+              addressUsed: d.addressUsed as string | undefined,
+              detail: d.detail as string | undefined,
+            }
+          : undefined,
+      retryAt: retryAt === undefined ? undefined : new Date(retryAt).toISOString(),
+    };
+    const blocked = (e as { blocked?: boolean }).blocked === true;
+    // The request stays pending: a later run (or the scheduler at retryAt) tries again.
+    await this.transition(id, { ...record, state: blocked ? 'blocked' : 'failed', since: failure.at, failure, failures });
+    events.emit('cert:failed', { name: id, code: failure.code, message: failure.message, fix: failure.fix, retryAt: failure.retryAt });
+  }
+
+  private async record(id: string): Promise<LifecycleRecord> {
+    return (
+      (await this.deps.store.readJson<LifecycleRecord>(id, RECORD)) ?? {
+        state: 'planned',
+        since: new Date(this.deps.clock.now()).toISOString(),
+      }
+    );
+  }
+
+  private async transition(id: string, next: LifecycleRecord): Promise<LifecycleRecord> {
+    const previous = await this.deps.store.readJson<LifecycleRecord>(id, RECORD);
+    const changed = previous?.state !== next.state;
+    const record = changed ? { ...next, since: new Date(this.deps.clock.now()).toISOString() } : next;
+    await this.deps.store.writeJson(id, RECORD, record);
+    if (changed) this.deps.events.emit('cert:state', { name: id, state: next.state, previous: previous?.state });
+    return record;
+  }
+
+  private arm(id: string, at: number, fn: () => Promise<unknown>): void {
+    if (this.closed) return;
+    this.timers.get(id)?.cancel();
+    this.timers.set(
+      id,
+      this.deps.clock.at(at, () => {
+        this.timers.delete(id);
+        fn().catch((e) => {
+          const err = asHomeportError(e);
+          this.deps.events.emit('cert:failed', { name: id, code: err.code, message: err.message, fix: err.fix });
+        });
+      }),
+    );
+  }
+
+  /** One operation per certificate at a time inside this process (the lock covers other processes). */
+  private serialize<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(id) ?? Promise.resolve();
+    const run = prev.catch(() => undefined).then(fn);
+    this.queues.set(id, run);
+    void run.finally(() => {
+      if (this.queues.get(id) === run) this.queues.delete(id);
+    }).catch(() => undefined);
+    return run;
+  }
+}
+
+/** A first certificate may be served before it is ready when the user chose so. */
+function servesEarly(serving: ServingPolicy, readyAt: number | null, now: number): boolean {
+  if (serving === 'serve-now') return true;
+  if (serving === 'hold') return false;
+  // The proxy holds each handshake until readyAt, if that is at most this many seconds away.
+  return readyAt !== null && readyAt - now <= serving.holdHandshakeSeconds * 1000;
+}
+
+function asHomeportError(e: unknown): HomeportError {
+  if (isHomeportError(e)) return e;
+  return new HomeportError('internal', e instanceof Error ? e.message : String(e), { cause: e });
+}
