@@ -36,6 +36,15 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   });
 }
 
+/** The JSON on stdout; a crash shows its stderr instead of a bare parse error. */
+function parseReport(r: { stdout: string; stderr: string; code: number }): PreflightReport {
+  try {
+    return JSON.parse(r.stdout) as PreflightReport;
+  } catch {
+    throw new Error(`homeport check printed no JSON (exit ${r.code}): ${r.stderr}`);
+  }
+}
+
 async function base(extra: string[] = []): Promise<string[]> {
   return [
     '--resolver', world.parent.address,
@@ -52,7 +61,7 @@ async function base(extra: string[] = []): Promise<string[]> {
 test('exit 0 and the documented JSON shape when ready', async () => {
   const r = await cli(['www.example.com', ...(await base())]);
   assert.equal(r.code, 0, r.stderr);
-  const report = JSON.parse(r.stdout) as PreflightReport;
+  const report = parseReport(r);
   assert.deepEqual(Object.keys(report), ['verdict', 'recommendedChallenge', 'names']);
   assert.equal(report.verdict, 'ready');
   assert.equal(report.recommendedChallenge, 'http-01');
@@ -69,7 +78,7 @@ test('exit 0 and the documented JSON shape when ready', async () => {
 test('exit 1 when blocked, with the human report naming the fix', async () => {
   const json = await cli(['v6bad.example.com', 'www.example.com', ...(await base())]);
   assert.equal(json.code, 1);
-  const report = JSON.parse(json.stdout) as PreflightReport;
+  const report = parseReport(json);
   assert.equal(report.verdict, 'blocked');
   assert.deepEqual(report.names.map((n) => n.name), ['v6bad.example.com', 'www.example.com']);
   const text = await cli(['v6bad.example.com', ...(await base()).filter((a) => a !== '--json')]);
@@ -107,7 +116,7 @@ test('--ca URL reads the directory; --dry-run validates for real at Pebble and i
     '--ca-root', pebble.caRootFile,
     '--json',
   ];
-  const offline = JSON.parse((await cli(args)).stdout) as PreflightReport;
+  const offline = parseReport(await cli(args));
   const caa = offline.names[0].checks.find((c) => c.id === 'caa')!;
   // Pebble's directory publishes no meta.caaIdentities, so the CAA records cannot be matched.
   assert.equal(caa.status, 'warn');
@@ -116,13 +125,13 @@ test('--ca URL reads the directory; --dry-run validates for real at Pebble and i
   await assert.rejects(fs.stat(path.join(dataDir, 'accounts')), 'nothing was sent to the CA without --dry-run');
 
   const noTos = await cli([...args, '--dry-run']);
-  const refused = (JSON.parse(noTos.stdout) as PreflightReport).names[0].checks.find((c) => c.id === 'dry-run')!;
+  const refused = parseReport(noTos).names[0].checks.find((c) => c.id === 'dry-run')!;
   assert.equal(refused.status, 'fail');
   assert.match(refused.summary, /asks you to accept its terms of service/);
 
   const r = await cli([...args, '--dry-run', '--accept-tos']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  const dry = (JSON.parse(r.stdout) as PreflightReport).names[0].checks.find((c) => c.id === 'dry-run')!;
+  const dry = parseReport(r).names[0].checks.find((c) => c.id === 'dry-run')!;
   assert.equal(dry.status, 'pass', JSON.stringify(dry));
   assert.match(dry.summary, /^127\.0\.0\.1:\d+ validated www\.example\.com with http-01( \(.*\))?: a real issuance will get through\.$/);
   assert.match(dry.evidence.at(-1)!, /^authorization https:\/\/127\.0\.0\.1:\d+\/\S+: valid$/);
@@ -150,7 +159,7 @@ test('--ca URL reads the directory; --dry-run validates for real at Pebble and i
   const elsewhere = String(await freePort());
   const w = await cli([...args.map((a) => (a === String(pebble.httpPort) ? elsewhere : a)), '--dry-run', '--accept-tos']);
   assert.equal(w.code, 1);
-  const failed = (JSON.parse(w.stdout) as PreflightReport).names[0].checks.find((c) => c.id === 'dry-run')!;
+  const failed = parseReport(w).names[0].checks.find((c) => c.id === 'dry-run')!;
   assert.equal(failed.status, 'fail');
   assert.match(failed.summary, /^The CA reached www\.example\.com on port 80 for "www\.example\.com", which refused the connection \(CA said: .*connection refused\)\.$/);
   assert.match(failed.fix ?? '', /Make sure port \d+ is open and forwarded to this machine/);

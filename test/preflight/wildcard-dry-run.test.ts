@@ -35,6 +35,15 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   });
 }
 
+/** The JSON on stdout; a crash shows its stderr instead of a bare parse error. */
+function parseReport(r: { stdout: string; stderr: string; code: number }): PreflightReport {
+  try {
+    return JSON.parse(r.stdout) as PreflightReport;
+  } catch {
+    throw new Error(`homeport check printed no JSON (exit ${r.code}): ${r.stderr}`);
+  }
+}
+
 test('a wildcard is ready with the configured DNS provider, and its dns-01 dry run passes at Pebble', async () => {
   const dataDir = tmpDir();
   const key = world.parent.keys['homeport-acme']!;
@@ -52,7 +61,7 @@ test('a wildcard is ready with the configured DNS provider, and its dns-01 dry r
   const common = ['*.example.com', '--public-ip', HOST_V4, '--public-ip', HOST_V6, '--http-port', String(await freePort()),
     '--https-port', String(await freePort()), '--data-dir', dataDir, '--json'];
 
-  const offline = JSON.parse((await cli(common)).stdout) as PreflightReport;
+  const offline = parseReport(await cli(common));
   assert.equal(offline.recommendedChallenge, 'dns-01');
   const challenge = offline.names[0].checks.find((c) => c.id === 'challenge')!;
   assert.equal(challenge.status, 'pass');
@@ -60,7 +69,7 @@ test('a wildcard is ready with the configured DNS provider, and its dns-01 dry r
 
   const r = await cli([...common, '--dry-run']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  const dry = (JSON.parse(r.stdout) as PreflightReport).names[0].checks.find((c) => c.id === 'dry-run')!;
+  const dry = parseReport(r).names[0].checks.find((c) => c.id === 'dry-run')!;
   assert.equal(dry.status, 'pass', JSON.stringify(dry));
   assert.match(dry.summary, /validated \*\.example\.com with dns-01/);
   assert.deepEqual(await world.parent.txt('_acme-challenge.example.com'), [], 'the TXT record is removed again');
