@@ -49,6 +49,7 @@ export function createHttpServer(settings: ProxySettings, challenges: ChallengeS
   server.timeout = settings.idleTimeoutMs;
   server.on('upgrade', (req, socket, head) => handler.upgrade(req, socket, head, 'http'));
   server.on('clientError', onClientError);
+  server.on('connect', refuseTunnel);
   return server;
 }
 
@@ -131,13 +132,23 @@ export function createHttpsServers(
   tlsServer.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => handler.handle(req, res, 'https', httpsPort()));
   tlsServer.on('upgrade', (req, socket, head) => handler.upgrade(req, socket, head, 'https'));
   tlsServer.on('clientError', onClientError);
+  tlsServer.on('connect', refuseTunnel);
   tlsServer.on('tlsClientError', () => {});
   return { tls: tlsServer, h2, sessions };
 }
 
+/** HTTP/1.1 CONNECT asks for a tunnel: Homeport is not a forward proxy. */
+function refuseTunnel(_req: http.IncomingMessage, socket: import('node:stream').Duplex): void {
+  socket.on('error', () => socket.destroy());
+  socket.end('HTTP/1.1 405 Method Not Allowed\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+}
+
 /** Malformed requests get a bare 400 and the connection closes; nothing reaches a route. */
 function onClientError(err: NodeJS.ErrnoException, socket: net.Socket | import('node:stream').Duplex): void {
-  if (!socket.writable || (err.code === 'ECONNRESET' && !(socket as net.Socket).bytesWritten)) {
+  // Only HTTP parse errors and request timeouts get an answer; TLS failures (handshake
+  // timeout, bad ClientHello) and resets just close.
+  const httpProblem = err.code?.startsWith('HPE_') || err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  if (!httpProblem || !socket.writable) {
     socket.destroy();
     return;
   }
