@@ -160,6 +160,14 @@ test('SERVFAIL from a delegation to a dead server fails DNS and CAA, with the wa
   assert.match(get(r, 'caa').summary, /answered SERVFAIL\. CAs refuse to issue when they cannot read CAA records\./);
 });
 
+test('a lame delegation: the named server refuses the zone, and the evidence says which', async () => {
+  const r = await run(['host.lame.example.com']);
+  const dns = get(r, 'dns');
+  assert.equal(dns.status, 'fail');
+  assert.match(dns.summary, /SERVFAIL/);
+  assert.ok(dns.evidence.includes(`ns.lame.example.com (127.0.0.1:${world.child.port}) answered REFUSED`), dns.evidence.join('\n'));
+});
+
 test('a delegated zone is found by walking the delegation', async () => {
   const r = await run(['www.deleg.example.com']);
   const dns = get(r, 'dns');

@@ -7,7 +7,8 @@ import { WireResolver } from '../../main/engine/preflight/resolver';
  * The pre-flight test world: two real BIND servers on loopback.
  * - `parent` is authoritative for example.com and example.net and also a recursive resolver;
  *   example.com delegates deleg.example.com to ns.deleg.example.com (glue 127.0.0.3, which
- *   tests map to `child`) and dead.example.com to 127.0.0.4, where nothing listens.
+ *   tests map to `child`), dead.example.com to 127.0.0.4, where nothing listens, and
+ *   lame.example.com to 127.0.0.5, mapped to `child`, which refuses it (a lame delegation).
  * - `child` is authoritative for deleg.example.com only.
  * This host's public addresses are 203.0.113.10 and 2001:db8::10 (documentation ranges).
  */
@@ -53,6 +54,8 @@ export async function startWorld(opts: { updateKey?: boolean } = {}): Promise<Wo
           'ns.deleg IN A 127.0.0.3',
           'dead IN NS ns.dead.example.com.',
           'ns.dead IN A 127.0.0.4',
+          'lame IN NS ns.lame.example.com.',
+          'ns.lame IN A 127.0.0.5',
         ],
       },
       {
@@ -72,7 +75,9 @@ export async function startWorld(opts: { updateKey?: boolean } = {}): Promise<Wo
     dns: {
       resolver: new WireResolver({ servers: [at], timeoutMs: 1500, attempts: 1 }),
       roots: [at],
-      serverFor: (address) => (address === '127.0.0.3' ? { host: child.host, port: child.port } : { host: address, port: parent.port }),
+      // 127.0.0.3 is the child; 127.0.0.5 is the child too, which does not hold lame.example.com.
+      serverFor: (address) =>
+        address === '127.0.0.3' || address === '127.0.0.5' ? { host: child.host, port: child.port } : { host: address, port: parent.port },
     },
   };
 }

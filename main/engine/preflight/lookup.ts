@@ -118,12 +118,14 @@ export class DnsLookup {
       for (const s of servers) {
         try {
           const r = await this.ctx.resolver.query(name, 'SOA', { server: s.server, recursionDesired: false });
-          if (r.rcode === 'NOERROR' || r.rcode === 'NXDOMAIN') {
+          const usable = r.rcode === 'NOERROR' || r.rcode === 'NXDOMAIN';
+          if (usable && (r.aa || isReferral(r.authorities, name, zone))) {
             answer = r;
             from = s;
             break;
           }
-          failures.push(`${describe(s)} answered ${r.rcode}`);
+          // A lame server (no authority, no referral) is skipped like a silent one.
+          failures.push(`${describe(s)} answered ${r.rcode}${usable ? ' without authority or referral' : ''}`);
         } catch (e) {
           failures.push(`${describe(s)}: ${e instanceof HomeportError ? 'no answer' : (e as Error).message}`);
         }
@@ -139,15 +141,8 @@ export class DnsLookup {
       if (answer.aa) {
         return { ok: true, zone: soa?.name ?? (zone || name), servers: prefer(from, servers) };
       }
-      const ns = answer.authorities.filter((r) => r.type === 'NS' && isUnder(name, r.name) && r.name !== zone);
-      const cut = ns[0]?.name;
-      if (!cut || (zone && !isUnder(cut, zone))) {
-        return {
-          ok: false,
-          reason: `${describe(from)} neither answered for ${name} nor referred to its name servers`,
-          evidence: [...trail, `${describe(from)} answered ${answer.rcode} without authority`],
-        };
-      }
+      const ns = answer.authorities.filter((r) => r.type === 'NS' && isUnder(name, r.name) && r.name !== zone && (zone === '' || isUnder(r.name, zone)));
+      const cut = ns[0]!.name;
       trail.push(`${describe(from)} refers ${cut} to ${ns.map((r) => r.data).join(', ')}`);
       if (this.ctx.pinned) {
         return {
@@ -231,6 +226,11 @@ export class DnsLookup {
     }
     return { ok: false, reason: `${name} has a CNAME chain longer than ${MAX_CNAMES}`, evidence: chain.map(cnameLine) };
   }
+}
+
+/** NS records for a zone between `zone` and `name`: the server delegates downwards. */
+function isReferral(authorities: DnsRecord[], name: string, zone: string): boolean {
+  return authorities.some((r) => r.type === 'NS' && isUnder(name, r.name) && r.name !== zone && (zone === '' || isUnder(r.name, zone)));
 }
 
 /** Puts the server that answered first; the rest keep their order. */
