@@ -212,6 +212,9 @@ describe('AcmeIssuer against Pebble', () => {
     const cert = await issuer.issue({ names: ['ari.example.test'], keyType: 'ec256' });
     assert.equal(await issuer.renewalWindow(cert.certPem, cert.ca), undefined);
     assert.ok(issuer.lastServerDate, 'the CA\'s Date header was recorded');
-    assert.ok(Math.abs(issuer.lastServerDate.serverTime - issuer.lastServerDate.localTime) < 5_000);
+    const d = issuer.lastServerDate;
+    assert.ok(Math.abs(d.serverTime - d.localTime) < 5_000);
+    assert.equal(Date.parse(d.date), d.serverTime);
+    assert.ok(d.sentAt <= d.localTime);
   });
 });

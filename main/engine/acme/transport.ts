@@ -15,8 +15,12 @@ export interface HttpResponse {
 }
 
 export interface ServerDate {
+  /** The raw HTTP Date header (one-second resolution). */
+  date: string;
   /** The CA's clock (its HTTP Date header), ms since epoch. */
   serverTime: number;
+  /** Our clock when the request went out. */
+  sentAt: number;
   /** Our clock when that response arrived. */
   localTime: number;
 }
@@ -79,6 +83,7 @@ export class Transport {
     opts: { method?: string; body?: string | Buffer; headers?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<HttpResponse> {
     let res: HttpResponse;
+    const sentAt = Date.now();
     try {
       res = await this.once(url, opts).catch((e: Error & { reusedSocket?: boolean; code?: string }) => {
         // A kept-alive socket the CA closed while idle fails at once: send again on a fresh one.
@@ -90,7 +95,7 @@ export class Transport {
     }
     const date = res.headers.date;
     if (typeof date === 'string' && !Number.isNaN(Date.parse(date))) {
-      this.lastServerDate = { serverTime: Date.parse(date), localTime: Date.now() };
+      this.lastServerDate = { date, serverTime: Date.parse(date), sentAt, localTime: Date.now() };
     }
     return res;
   }
