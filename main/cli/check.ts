@@ -30,7 +30,7 @@ function collect(value: string, previous: string[] | undefined): string[] {
 export function register(program: Command): void {
   const cmd = program
     .command('check')
-    .description('check names before issuing: DNS, CAA, ports, public address, CDN, rate limits; recommends a challenge')
+    .description('check names before issuing (DNS, CAA, ports, public address, CDN, rate limits) and recommend a challenge; exit 0 ready, 1 blocked, 2 error')
     .argument('<name...>', 'the names to check (a wildcard as *.example.com)')
     .option('--public-ip <address>', "this host's public address (repeatable); no probe service is asked then", collect)
     .option('--dry-run', "validate every name for real at the CA's staging environment (no certificate is issued)")

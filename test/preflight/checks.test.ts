@@ -5,10 +5,9 @@ import { runPreflight, PreflightOptions } from '../../main/engine/preflight/repo
 import { fixedAddresses } from '../../main/engine/preflight/addresses';
 import type { CheckId, CheckResult, PreflightReport } from '../../main/engine/preflight/types';
 import { CHECK_IDS } from '../../main/engine/preflight/types';
-import { freePort } from '../helpers/ports';
 import { startBind } from '../helpers/bind';
 import { WireResolver } from '../../main/engine/preflight/resolver';
-import { startWorld, World, HOST_V4, HOST_V6, OTHER_ACCOUNT } from './zones';
+import { startWorld, World, HOST_V4, HOST_V6, OTHER_ACCOUNT, listenerPort } from './zones';
 
 // Checks 1–8 against real BIND servers: each zone entry is one situation a self-hoster meets.
 let world: World;
@@ -25,8 +24,8 @@ async function run(names: string[], over: Partial<PreflightOptions> = {}): Promi
     ca: LE,
     dns: world.dns,
     addresses: fixedAddresses([HOST_V4, HOST_V6]),
-    httpPort: await freePort(),
-    httpsPort: await freePort(),
+    httpPort: await listenerPort(),
+    httpsPort: await listenerPort(),
     ...over,
   });
 }

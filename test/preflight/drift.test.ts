@@ -7,9 +7,8 @@ import { EngineEmitter, EngineEvents } from '../../main/engine/events';
 import { DriftWatch } from '../../main/engine/preflight/drift';
 import { runPreflight } from '../../main/engine/preflight/report';
 import { fixedAddresses } from '../../main/engine/preflight/addresses';
-import { freePort } from '../helpers/ports';
 import { tmpDir } from '../helpers/tmp';
-import { startWorld, World, HOST_V4, HOST_V6 } from './zones';
+import { startWorld, World, HOST_V4, HOST_V6, listenerPort } from './zones';
 
 // Drift watch against a real BIND whose zone changes under it (zone file rewritten, SIGHUP).
 let world: World;
@@ -41,7 +40,7 @@ test('a new AAAA elsewhere and a changed public address raise dns:drift once, on
   const seen: EngineEvents['dns:drift'][] = [];
   events.on('dns:drift', (d) => seen.push(d));
   let addresses = [HOST_V4, HOST_V6];
-  const [httpPort, httpsPort] = [await freePort(), await freePort()];
+  const [httpPort, httpsPort] = [await listenerPort(), await listenerPort()];
   const file = path.join(tmpDir(), 'preflight-baseline.json');
   const make = () =>
     new DriftWatch({

@@ -4,11 +4,10 @@ import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { startPebble, Pebble } from '../helpers/pebble';
-import { freePort } from '../helpers/ports';
 import { tmpDir } from '../helpers/tmp';
 import { cliPath } from '../helpers/paths';
 import type { PreflightReport } from '../../main/engine/preflight/types';
-import { startWorld, World, HOST_V4, HOST_V6 } from './zones';
+import { startWorld, World, HOST_V4, HOST_V6, listenerPort } from './zones';
 
 // A wildcard's dry run: dns-01 through the RFC 2136 provider configured in config.json, at a
 // Pebble that resolves names at the same BIND, so a pass proves the TXT record was published.
@@ -58,8 +57,8 @@ test('a wildcard is ready with the configured DNS provider, and its dns-01 dry r
       },
     }),
   );
-  const common = ['*.example.com', '--public-ip', HOST_V4, '--public-ip', HOST_V6, '--http-port', String(await freePort()),
-    '--https-port', String(await freePort()), '--data-dir', dataDir, '--json'];
+  const common = ['*.example.com', '--public-ip', HOST_V4, '--public-ip', HOST_V6, '--http-port', String(await listenerPort()),
+    '--https-port', String(await listenerPort()), '--data-dir', dataDir, '--json'];
 
   const offline = parseReport(await cli(common));
   assert.equal(offline.recommendedChallenge, 'dns-01');
