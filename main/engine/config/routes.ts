@@ -202,8 +202,10 @@ export const ProxySettingsSchema = z.object({
   maxHeaderSize: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
   /** Processes serving connections; 1 = in the engine's process, more = node:cluster workers. */
   workers: z.number().int().min(1).max(256).default(1),
-  /** JSON-lines access log file; absent = no access log. */
-  accessLog: z.string().optional(),
+  /** How often `homeport serve` re-reads the certificate store (renewals by other processes). */
+  certificatePollMs: z.number().int().min(100).default(10_000),
+  /** JSON-lines access log file; `homeport serve` uses <data>/logs/access.log unless this says otherwise; false = none. */
+  accessLog: z.union([z.string().min(1), z.literal(false)]).optional(),
 });
 
 export type ProxySettings = z.infer<typeof ProxySettingsSchema>;

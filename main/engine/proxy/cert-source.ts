@@ -145,30 +145,60 @@ export class CertificateTable implements CertificateSource {
 }
 
 /**
- * Loads every `<certsDir>/<id>/current/{cert,chain,key}.pem` into the table: the store's
- * layout, usable before the engine is running (and by `homeport serve` at start).
+ * Brings the table in line with the certificate store on disk (`<certsDir>/<id>/current/`):
+ * activates certificates that are new or changed (by serial in meta.json, else by the PEM
+ * itself) and removes those that are gone. `known` remembers what was loaded, so an
+ * unchanged certificate costs one small file read, not a new SecureContext. This is also
+ * how a serving process sees a renewal made by another `homeport` process.
  */
-export async function loadCertificatesFromDir(table: CertificateTable, certsDir: string): Promise<string[]> {
+export async function syncCertificatesFromStore(
+  table: CertificateTable,
+  certsDir: string,
+  known: Map<string, string>,
+): Promise<{ activated: string[]; removed: string[]; failed: HomeportError[] }> {
   let ids: string[];
   try {
-    ids = (await fs.readdir(certsDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+    ids = (await fs.readdir(certsDir, { withFileTypes: true })).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    ids = [];
   }
-  const loaded: string[] = [];
+  const activated: string[] = [];
+  const removed: string[] = [];
+  const failed: HomeportError[] = [];
   for (const id of ids.sort()) {
     const dir = path.join(certsDir, id, 'current');
     const read = (f: string) => fs.readFile(path.join(dir, f), 'utf8');
-    let certPem: string, keyPem: string;
+    let certPem: string;
     try {
-      [certPem, keyPem] = await Promise.all([read('cert.pem'), read('key.pem')]);
+      certPem = await read('cert.pem');
     } catch {
       continue; // not issued yet
     }
-    const chainPem = await read('chain.pem').catch(() => '');
-    table.activate({ id, certPem, chainPem, keyPem });
-    loaded.push(id);
+    const meta = await read('meta.json').then((m) => JSON.parse(m) as { serial?: string }, () => undefined);
+    const version = meta?.serial ?? certPem;
+    if (known.get(id) === version) continue;
+    let keyPem: string, chainPem: string;
+    try {
+      [keyPem, chainPem] = await Promise.all([read('key.pem'), read('chain.pem').catch(() => '')]);
+    } catch {
+      continue; // caught between two renames of a promotion: the next sync sees it whole
+    }
+    known.set(id, version);
+    try {
+      table.activate({ id, certPem, chainPem, keyPem });
+    } catch (e) {
+      failed.push(e as HomeportError);
+      continue;
+    }
+    activated.push(id);
   }
-  return loaded;
+  for (const id of [...known.keys()]) {
+    if (!ids.includes(id)) {
+      table.remove(id);
+      known.delete(id);
+      removed.push(id);
+    }
+  }
+  return { activated, removed, failed };
 }

@@ -1,0 +1,104 @@
+import { HomeportError } from '../errors';
+import { loadConfig, updateConfig } from '../config/file';
+import { RouteSchema, describeIssues, normalizeHost, type RouteConfig, type RouteInput } from '../config/routes';
+import { hashPassword } from './basic-auth';
+
+/** What `homeport route add` asks for, before passwords are hashed. */
+export interface RouteRequest {
+  host: string;
+  upstreams: string[];
+  pathPrefix?: string;
+  stripPrefix?: boolean;
+  trustSelfSigned?: boolean;
+  redirectHttp?: boolean;
+  hostRewrite?: string;
+  hsts?: boolean;
+  /** `user:password` pairs; stored as scrypt hashes. */
+  auth?: string[];
+  realm?: string;
+  allow?: string[];
+}
+
+function sameRoute(a: { host: string; pathPrefix?: string }, host: string, pathPrefix: string | undefined): boolean {
+  return a.host === host && (a.pathPrefix ?? '') === (pathPrefix ?? '');
+}
+
+/** Validates, hashes passwords, and adds or replaces the route for the same host and path. */
+export async function addRoute(dataDir: string, req: RouteRequest): Promise<{ route: RouteConfig; replaced: boolean }> {
+  let basicAuth: RouteInput['basicAuth'];
+  if (req.auth?.length) {
+    const users = [];
+    for (const pair of req.auth) {
+      const colon = pair.indexOf(':');
+      if (colon <= 0 || colon === pair.length - 1) {
+        throw new HomeportError('route.invalid-auth', `"${pair.replace(/:.*/, ':…')}" is not user:password.`, {
+          fix: 'Write --auth as user:password, e.g. --auth ann:correct-horse.',
+        });
+      }
+      users.push({ name: pair.slice(0, colon), hash: await hashPassword(pair.slice(colon + 1)) });
+    }
+    basicAuth = { realm: req.realm ?? 'Homeport', users };
+  }
+  const parsed = RouteSchema.safeParse({
+    host: req.host,
+    upstreams: req.upstreams,
+    pathPrefix: req.pathPrefix,
+    stripPrefix: req.stripPrefix ?? false,
+    trustSelfSigned: req.trustSelfSigned ?? false,
+    redirectHttp: req.redirectHttp ?? true,
+    hostRewrite: req.hostRewrite,
+    hsts: req.hsts ?? false,
+    basicAuth,
+    allow: req.allow?.length ? req.allow : undefined,
+  });
+  if (!parsed.success) {
+    throw new HomeportError('route.invalid', `The route was not saved: ${describeIssues(parsed.error)}.`, {
+      fix: 'Correct the value named above and run the command again.',
+    });
+  }
+  const route = parsed.data;
+  let replaced = false;
+  await updateConfig(dataDir, (config) => {
+    const routes = config.routes.filter((r) => !sameRoute(r, route.host, route.pathPrefix));
+    replaced = routes.length !== config.routes.length;
+    routes.push(route);
+    return { ...config, routes };
+  });
+  return { route, replaced };
+}
+
+export async function listRoutes(dataDir: string): Promise<RouteConfig[]> {
+  return (await loadConfig(dataDir)).routes;
+}
+
+/** Removes every route of `host`, or only the one under `pathPrefix`. */
+export async function removeRoute(dataDir: string, host: string, pathPrefix?: string): Promise<RouteConfig[]> {
+  const name = normalizeHost(host);
+  const prefix = pathPrefix && pathPrefix.length > 1 ? pathPrefix.replace(/\/+$/, '') : pathPrefix;
+  let removed: RouteConfig[] = [];
+  await updateConfig(dataDir, (config) => {
+    removed = config.routes.filter((r) => r.host === name && (prefix === undefined || (r.pathPrefix ?? '') === prefix));
+    if (removed.length === 0) {
+      const known = config.routes.map((r) => `${r.host}${r.pathPrefix ?? ''}`).join(', ') || 'none';
+      throw new HomeportError('route.not-found', `There is no route for ${name}${prefix ?? ''}.`, {
+        fix: `Check the name with "homeport route list" (routes: ${known}).`,
+      });
+    }
+    return { ...config, routes: config.routes.filter((r) => !removed.includes(r)) };
+  });
+  return removed;
+}
+
+/** One line per route for `homeport route list`. */
+export function describeRoute(r: RouteConfig): string {
+  const extras = [
+    r.stripPrefix && 'strip prefix',
+    r.trustSelfSigned && 'trusts self-signed',
+    !r.redirectHttp && 'also on http',
+    r.hostRewrite && `Host: ${r.hostRewrite}`,
+    r.hsts && 'HSTS',
+    r.basicAuth && `sign-in (${r.basicAuth.users.map((u) => u.name).join(', ')})`,
+    r.allow?.length && `only ${r.allow.join(', ')}`,
+  ].filter(Boolean);
+  return `${r.host}${r.pathPrefix ?? ''} → ${r.upstreams.join(', ')}${extras.length ? `  [${extras.join('; ')}]` : ''}`;
+}

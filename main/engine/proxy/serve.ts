@@ -1,0 +1,124 @@
+import { watch, type FSWatcher } from 'node:fs';
+import * as path from 'node:path';
+import { ChallengeStore } from '../acme/challenges';
+import { loadConfig } from '../config/file';
+import { ProxySettingsSchema, describeIssues, type ProxySettings } from '../config/routes';
+import { HomeportError } from '../errors';
+import { fileAccessLog } from './access-log';
+import { CertificateTable, syncCertificatesFromStore } from './cert-source';
+import { BroadcastChallengeStore, ProxyCluster } from './cluster';
+import { Proxy } from './proxy';
+import type { RouteStats } from './stats';
+
+export interface ServeOptions {
+  dataDir: string;
+  /** Override config.json's listeners. */
+  httpPort?: number;
+  httpsPort?: number;
+  /** Override the proxy setting: 1 = in this process, more = that many worker processes. */
+  workers?: number;
+  /** One-line notices (route reloads, certificate swaps, problems). */
+  notice?: (line: string) => void;
+}
+
+export interface Serving {
+  ports: { httpPort: number; httpsPort: number };
+  certificates: CertificateTable;
+  challenges: ChallengeStore;
+  settings: ProxySettings;
+  stats(): Promise<RouteStats[]>;
+  /** Re-reads config.json (routes) and the certificate store now. */
+  reload(): Promise<void>;
+  stop(drainMs?: number): Promise<void>;
+}
+
+/**
+ * The proxy as `homeport serve` runs it: routes and settings from <data>/config.json,
+ * certificates from <data>/certs/. Edits to config.json (e.g. `homeport route add` from
+ * another terminal) apply within moments; certificates another process renews are picked up
+ * on the next poll. The engine can also push activations straight into `certificates`.
+ */
+export async function startServing(opts: ServeOptions): Promise<Serving> {
+  const notice = opts.notice ?? (() => {});
+  const config = await loadConfig(opts.dataDir);
+  const parsed = ProxySettingsSchema.safeParse((config as Record<string, unknown>).proxy ?? {});
+  if (!parsed.success) {
+    throw new HomeportError('config.invalid', `config.json: the proxy settings are not valid: ${describeIssues(parsed.error, 'proxy')}.`, {
+      fix: 'Correct the "proxy" section of config.json.',
+    });
+  }
+  const settings: ProxySettings = { ...parsed.data, workers: opts.workers ?? parsed.data.workers };
+  const accessLog = settings.accessLog === false ? undefined : (settings.accessLog ?? path.join(opts.dataDir, 'logs', 'access.log'));
+  const httpPort = opts.httpPort ?? config.listeners.httpPort;
+  const httpsPort = opts.httpsPort ?? config.listeners.httpsPort;
+
+  const certificates = new CertificateTable();
+  const certsDir = path.join(opts.dataDir, 'certs');
+  const known = new Map<string, string>();
+  const syncCerts = async () => {
+    const r = await syncCertificatesFromStore(certificates, certsDir, known);
+    for (const id of r.activated) notice(`Serving certificate ${id} (serial ${known.get(id)?.slice(0, 40)})`);
+    for (const id of r.removed) notice(`Certificate ${id} is gone from the store; no longer served`);
+    for (const e of r.failed) notice(e.toLine());
+  };
+  await syncCerts();
+  certificates.setDefault(settings.defaultCertificate);
+
+  let proxy: Proxy | ProxyCluster;
+  let challenges: ChallengeStore;
+  let closeLog: (() => Promise<void>) | undefined;
+  if (settings.workers > 1) {
+    const store = new BroadcastChallengeStore();
+    challenges = store;
+    proxy = new ProxyCluster({ workers: settings.workers, routes: config.routes, settings: { ...settings, accessLog }, httpPort, httpsPort, certificates, defaultCertificate: settings.defaultCertificate, challenges: store });
+  } else {
+    challenges = new ChallengeStore();
+    const log = accessLog ? fileAccessLog(accessLog) : undefined;
+    closeLog = log?.close;
+    proxy = new Proxy({ routes: config.routes, settings, httpPort, httpsPort, certificates, challenges, log: log?.log });
+  }
+  const ports = await proxy.start();
+
+  const reloadRoutes = async () => {
+    try {
+      const next = await loadConfig(opts.dataDir);
+      proxy.setRoutes(next.routes);
+      notice(`Routes reloaded: ${next.routes.length} route${next.routes.length === 1 ? '' : 's'}`);
+    } catch (e) {
+      notice(`config.json changed but was not applied: ${e instanceof HomeportError ? e.toLine() : (e as Error).message}`);
+    }
+  };
+  // config.json is replaced by rename (atomic writes), so watch the directory, not the file.
+  let debounce: NodeJS.Timeout | undefined;
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(opts.dataDir, (_event, file) => {
+      if (file !== 'config.json') return;
+      clearTimeout(debounce);
+      debounce = setTimeout(() => void reloadRoutes(), 150);
+    });
+  } catch {
+    notice('Cannot watch the data directory: restart "homeport serve" after changing routes');
+  }
+  const poll = setInterval(() => void syncCerts().catch((e: Error) => notice(`Reading the certificate store failed: ${e.message}`)), settings.certificatePollMs);
+  poll.unref();
+
+  return {
+    ports,
+    certificates,
+    challenges,
+    settings,
+    stats: async () => proxy.stats(),
+    reload: async () => {
+      await reloadRoutes();
+      await syncCerts();
+    },
+    stop: async (drainMs = 10_000) => {
+      watcher?.close();
+      clearTimeout(debounce);
+      clearInterval(poll);
+      await proxy.stop(drainMs);
+      await closeLog?.();
+    },
+  };
+}
