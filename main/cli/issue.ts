@@ -1,13 +1,76 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import {
+  addCaOptions,
+  addDataDirOption,
+  addJsonOption,
+  addListenerOptions,
+  addResolverOption,
+} from './options';
+import type { EngineCliOptions } from './engine-options';
 
-// Placeholder until the owning subsystem lands its command; it is replaced, not extended.
+interface IssueOptions extends EngineCliOptions {
+  keyType?: 'ec256' | 'ec384' | 'rsa2048' | 'rsa3072' | 'rsa4096';
+  challenge?: 'http-01' | 'tls-alpn-01' | 'dns-01';
+  dnsProvider?: string;
+  certName?: string;
+  serving?: 'hold' | 'serve-now';
+  wait?: boolean;
+}
+
+/**
+ * `homeport issue <name...>`: get a certificate now. The names are saved in config.json so
+ * `homeport renew` and `homeport serve` keep it renewed. Kept light: the engine loads in the action.
+ */
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('issue')
-    .description('(not built yet)')
-    .allowUnknownOption()
-    .action(() => {
-      process.stderr.write('homeport: "issue" is not built yet.\n');
-      process.exitCode = 2;
-    });
+    .description('get a certificate for one or more names now (the first name names it) and keep it in the data directory')
+    .argument('<name...>', 'DNS names on the certificate; IDNs are converted, *.example.com needs dns-01')
+    .addOption(new Option('--key-type <type>', 'key type (default ec256)').choices(['ec256', 'ec384', 'rsa2048', 'rsa3072', 'rsa4096']))
+    .addOption(new Option('--challenge <type>', 'force a challenge (default: the first that works)').choices(['http-01', 'tls-alpn-01', 'dns-01']))
+    .option('--dns-provider <name>', 'the dnsProviders entry of config.json to use for dns-01')
+    .option('--cert-name <id>', 'the name to store it under (default: from the first name)')
+    .addOption(
+      new Option('--serving <policy>', 'a first certificate before it is CT-ready: hold it back, or serve it at once').choices(['hold', 'serve-now']),
+    )
+    .option('--wait', 'wait until the new certificate is active (it rests until ready)');
+  addCaOptions(cmd);
+  addListenerOptions(cmd);
+  addResolverOption(cmd);
+  addDataDirOption(cmd);
+  addJsonOption(cmd);
+  cmd.action(async (names: string[], opts: IssueOptions, command: Command) => {
+    const { fail, printJson, printLine, progress } = require('./output') as typeof import('./output');
+    let engine: import('../engine/engine').Engine | undefined;
+    try {
+      const { Engine } = require('../engine/engine') as typeof import('../engine/engine');
+      const { engineOptions } = require('./engine-options') as typeof import('./engine-options');
+      const { printView, waitForActive } = require('./certs-print') as typeof import('./certs-print');
+      engine = await Engine.open(engineOptions(opts, command));
+      const cert = await engine.addCertificate({
+        names,
+        name: opts.certName,
+        keyType: opts.keyType,
+        challenge: opts.challenge,
+        dnsProvider: opts.dnsProvider,
+        serving: opts.serving,
+      });
+      const view = await engine.issue(cert.name, { onProgress: (step) => progress(step) });
+      await engine.persistOverrides();
+      if (opts.wait && view.resting) {
+        progress(`Waiting until it is ready: ${view.readiness?.reason ?? ''}`);
+        await waitForActive(engine, cert.name, view.resting.serial);
+      }
+      const final = await engine.status(cert.name);
+      if (opts.json) printJson(final);
+      else {
+        printView(final, engine);
+        if (final.resting) printLine(`  (it becomes active when ready: run \`homeport renew\` after that, or keep \`homeport serve\` running)`);
+      }
+    } catch (e) {
+      fail(e, { json: opts.json });
+    } finally {
+      await engine?.close();
+    }
+  });
 }

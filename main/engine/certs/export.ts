@@ -67,7 +67,7 @@ function pemFiles(src: ExportSource): Record<string, string> {
 }
 
 async function zip(src: ExportSource, password: string | undefined): Promise<Buffer> {
-  const { ZipFile } = await import('yazl');
+  const { ZipFile } = require('yazl') as typeof import('yazl');
   const archive = new ZipFile();
   const mtime = new Date();
   for (const [name, data] of Object.entries(pemFiles(src))) {

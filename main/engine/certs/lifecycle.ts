@@ -64,7 +64,7 @@ export interface CertificateStatus {
 export interface LifecycleDeps {
   store: CertStore;
   /** Resolved only when issuing, so commands that never issue never load the ACME stack. */
-  issuer: () => Promise<Issuer>;
+  issuer: (cert: CertificateConfig) => Promise<Issuer>;
   gate: ReadinessGate;
   clock: Clock;
   events: EngineEmitter;
@@ -198,7 +198,7 @@ export class Lifecycle {
           }
         }
         record = await this.transition(id, { ...record, state: 'issuing' });
-        const issuer = await this.deps.issuer();
+        const issuer = await this.deps.issuer(cert);
         const issued = await issuer.issue({
           names: cert.names,
           keyType: cert.keyType,

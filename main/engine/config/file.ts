@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { HomeportError } from '../errors';
 import { writeFileAtomic } from '../atomic-file';
 import { withLock } from '../certs/lock';
+import { fsError } from '../certs/fs-error';
 import { CONFIG_VERSION, ConfigSchema, type Config } from './schema';
 
 /**
@@ -81,7 +82,11 @@ function formatPath(p: readonly PropertyKey[]): string {
 
 export async function saveConfig(dataDir: string, config: Config): Promise<void> {
   const checked = parseConfig(config, 'the new config');
-  await writeFileAtomic(configPath(dataDir), JSON.stringify(checked, null, 2) + '\n', { mode: 0o600 });
+  try {
+    await writeFileAtomic(configPath(dataDir), JSON.stringify(checked, null, 2) + '\n', { mode: 0o600 });
+  } catch (e) {
+    throw fsError(e, dataDir);
+  }
 }
 
 /**
@@ -89,6 +94,12 @@ export async function saveConfig(dataDir: string, config: Config): Promise<void>
  * same time both land their change.
  */
 export async function updateConfig(dataDir: string, change: (config: Config) => Config | void): Promise<Config> {
+  return lockedUpdate(dataDir, change).catch((e: unknown) => {
+    throw fsError(e, dataDir);
+  });
+}
+
+function lockedUpdate(dataDir: string, change: (config: Config) => Config | void): Promise<Config> {
   return withLock(path.join(dataDir, 'config.lock'), { what: 'the config file', waitMs: 10_000 }, async () => {
     const config = await loadConfig(dataDir);
     const next = change(config) ?? config;

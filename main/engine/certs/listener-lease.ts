@@ -1,0 +1,77 @@
+import type { ChallengeType } from './types';
+import type { ChallengeStore } from '../acme/challenges';
+import type { ChallengeListeners } from '../acme/challenge-listeners';
+import { isHomeportError } from '../errors';
+
+interface Running {
+  close: () => Promise<void>;
+  canServe: ChallengeType[];
+  /** Why a challenge's listener could not start (port in use, privileged). */
+  errors: Map<ChallengeType, unknown>;
+}
+
+/**
+ * The standalone challenge listeners while something is being issued and no proxy is
+ * running: started by the first issuance, shared by concurrent ones, closed by the last.
+ * A challenge whose port cannot be bound is left out (the issuer then picks another one);
+ * when the forced challenge's port fails, or every port does, that is the error.
+ */
+export class ListenerLease {
+  private running?: Promise<Running>;
+  private users = 0;
+
+  constructor(
+    private readonly store: ChallengeStore,
+    private readonly ports: () => { httpPort: number; httpsPort: number },
+  ) {}
+
+  async acquire(forced?: ChallengeType): Promise<{ canServe: ChallengeType[]; release: () => Promise<void> }> {
+    this.users++;
+    let released = false;
+    const release = async () => {
+      if (released) return;
+      released = true;
+      await this.drop();
+    };
+    try {
+      this.running ??= this.start();
+      const running = await this.running;
+      if (forced && running.errors.has(forced)) throw running.errors.get(forced);
+      if (forced !== 'dns-01' && running.canServe.length === 1) throw running.errors.values().next().value;
+      return { canServe: running.canServe, release };
+    } catch (e) {
+      await release();
+      throw e;
+    }
+  }
+
+  private async drop(): Promise<void> {
+    this.users--;
+    if (this.users > 0 || !this.running) return;
+    const running = this.running;
+    this.running = undefined;
+    await running.then((r) => r.close(), () => undefined);
+  }
+
+  private async start(): Promise<Running> {
+    const { startChallengeListeners } = require('../acme/challenge-listeners') as typeof import('../acme/challenge-listeners');
+    const { httpPort, httpsPort } = this.ports();
+    const opened: ChallengeListeners[] = [];
+    const errors = new Map<ChallengeType, unknown>();
+    const tryOne = async (type: ChallengeType, ports: { httpPort?: number; httpsPort?: number }) => {
+      try {
+        opened.push(await startChallengeListeners({ store: this.store, ...ports }));
+      } catch (e) {
+        if (!isHomeportError(e)) throw e;
+        errors.set(type, e);
+      }
+    };
+    await Promise.all([tryOne('http-01', { httpPort }), tryOne('tls-alpn-01', { httpsPort })]);
+    const canServe = (['http-01', 'tls-alpn-01'] as ChallengeType[]).filter((t) => !errors.has(t));
+    return {
+      canServe: [...canServe, 'dns-01'],
+      errors,
+      close: async () => void (await Promise.all(opened.map((l) => l.close()))),
+    };
+  }
+}

@@ -1,0 +1,471 @@
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import { systemClock, type Clock, type Timer } from './clock';
+import { EngineEmitter } from './events';
+import { HomeportError, isHomeportError } from './errors';
+import { configError, loadConfig, updateConfig } from './config/file';
+import type { CaEntry, CertificateConfig, Config, ServingPolicy } from './config/schema';
+import { CertificateConfigSchema } from './config/schema';
+import { CertStore, type StoredMeta } from './certs/store';
+import { Lifecycle, type CertificateStatus, type IssueReason } from './certs/lifecycle';
+import { notBeforeGate } from './certs/readiness';
+import { ListenerLease } from './certs/listener-lease';
+import type { ChallengeType, Issuer, IssueRequest, KeyType, ReadinessGate } from './certs/types';
+import type { ExportFormat } from './certs/export';
+import type { ChallengeStore } from './acme/challenges';
+import type { AcmeIssuer } from './acme/issuer';
+
+/**
+ * The engine: the one object every host (CLI, headless, Electron shell, `homeport serve`)
+ * talks to. It composes the config, the certificate store and lifecycle, the ACME issuer
+ * and the renewal scheduler, and reports through one typed event emitter. The ACME stack is
+ * loaded only when something is issued, so reading status stays fast.
+ */
+export interface EngineOptions {
+  dataDir: string;
+  clock?: Clock;
+  /** Settings for this process that win over config.json (CLI flags); see persistOverrides(). */
+  overrides?: ConfigOverrides;
+  /** Decides when a new certificate may be served; default: notBefore + readinessMarginSeconds. */
+  gate?: ReadinessGate;
+  /** Another issuer than ACME (tests with a local CA). */
+  issuer?: Issuer;
+  /**
+   * The proxy's challenge answers: when given, its listeners answer http-01 and tls-alpn-01
+   * and the engine starts no listeners of its own.
+   */
+  challenges?: ChallengeStore;
+  /** Pre-flight checks before asking the CA; a HomeportError thrown blocks the certificate. */
+  preflight?: (cert: CertificateConfig, signal?: AbortSignal) => Promise<void>;
+  /** Jitter source (tests pass a fixed one). */
+  random?: () => number;
+}
+
+export interface ConfigOverrides {
+  email?: string;
+  acceptTos?: boolean;
+  /** CA presets or directory URLs, in order. */
+  cas?: string[];
+  /** Trusted for the directories of the CAs in effect. */
+  caRoot?: string;
+  eab?: CaEntry['eab'];
+  httpPort?: number;
+  httpsPort?: number;
+  resolver?: string;
+  readinessMarginSeconds?: number;
+}
+
+export interface CertificateView extends CertificateStatus {
+  /** The DNS names asked for (the config entry). */
+  names: string[];
+  keyType: KeyType;
+  challenge?: ChallengeType;
+  serving: ServingPolicy;
+  /** When the active certificate is due for renewal, and why. */
+  renewal?: { at: string; reason: string };
+}
+
+export interface NewCertificate {
+  names: string[];
+  /** Its id (directory name); default derived from the first name. */
+  name?: string;
+  keyType?: KeyType;
+  challenge?: ChallengeType;
+  dnsProvider?: string;
+  serving?: ServingPolicy;
+}
+
+export interface ActiveCertificate {
+  id: string;
+  certPem: string;
+  chainPem: string;
+  keyPem: string;
+  meta: StoredMeta;
+}
+
+export type RenewOutcome =
+  | { id: string; action: 'issued'; status: CertificateView }
+  | { id: string; action: 'not-due'; status: CertificateView; dueAt: string; reason: string }
+  | { id: string; action: 'waiting'; status: CertificateView; retryAt: string }
+  | { id: string; action: 'resting'; status: CertificateView }
+  | { id: string; action: 'failed'; status: CertificateView; error: HomeportError };
+
+/** Automatic attempts for one certificate are at least this far apart, whatever a planner says. */
+const MIN_AUTOMATIC_GAP_MS = 60_000;
+
+export class Engine {
+  readonly events = new EngineEmitter();
+  readonly store: CertStore;
+  private readonly clock: Clock;
+  private readonly lifecycle: Lifecycle;
+  private readonly activation = new Set<(cert: ActiveCertificate) => void>();
+  private readonly issuers = new Map<string, Promise<AcmeIssuer>>();
+  private readonly renewalTimers = new Map<string, Timer>();
+  private readonly lastAutomatic = new Map<string, number>();
+  private listeners?: ListenerLease;
+  private ownChallenges?: ChallengeStore;
+  private started = false;
+
+  private constructor(
+    private readonly opts: EngineOptions,
+    private saved: Config,
+  ) {
+    this.clock = opts.clock ?? systemClock;
+    this.store = new CertStore(opts.dataDir);
+    this.lifecycle = new Lifecycle({
+      store: this.store,
+      clock: this.clock,
+      events: this.events,
+      gate: opts.gate ?? ((c) => notBeforeGate(this.config.readinessMarginSeconds * 1000)(c)),
+      issuer: (cert) => this.issuerFor(cert),
+      retryAt: (error, failures) => this.retryAt(error, failures),
+      check: opts.preflight,
+      onActivated: (id, current) => {
+        const active = { id, certPem: current.certPem, chainPem: current.chainPem, keyPem: current.keyPem, meta: current.meta };
+        for (const fn of this.activation) fn(active);
+        if (this.started) void this.schedule(id);
+      },
+    });
+  }
+
+  /** Reads the data directory's config (a broken one is a plain error; nothing is written). */
+  static async open(opts: EngineOptions): Promise<Engine> {
+    const dataDir = path.resolve(opts.dataDir);
+    return new Engine({ ...opts, dataDir }, await loadConfig(dataDir));
+  }
+
+  get dataDir(): string {
+    return this.opts.dataDir;
+  }
+
+  /** The config in effect: config.json with this process's overrides on top. */
+  get config(): Config {
+    const o = this.opts.overrides ?? {};
+    const s = this.saved;
+    return {
+      ...s,
+      email: o.email ?? s.email,
+      acceptTos: o.acceptTos || s.acceptTos,
+      cas: (o.cas?.length ? o.cas.map((ca) => ({ ca })) : s.cas).map((c) => ({
+        ...c,
+        ...(o.caRoot ? { caRoot: path.resolve(o.caRoot) } : {}),
+        ...(o.eab ? { eab: o.eab } : {}),
+      })),
+      listeners: { ...s.listeners, httpPort: o.httpPort ?? s.listeners.httpPort, httpsPort: o.httpsPort ?? s.listeners.httpsPort },
+      resolver: o.resolver ?? s.resolver,
+      readinessMarginSeconds: o.readinessMarginSeconds ?? s.readinessMarginSeconds,
+    };
+  }
+
+  /** Edits config.json under its lock and uses the result. */
+  async updateConfig(change: (config: Config) => Config | void): Promise<Config> {
+    this.saved = await updateConfig(this.dataDir, change);
+    return this.config;
+  }
+
+  /** Saves this process's overrides (CA, e-mail, terms, ports, resolver) so later runs use them too. */
+  async persistOverrides(): Promise<void> {
+    const o = this.opts.overrides ?? {};
+    if (Object.values(o).every((v) => v === undefined)) return;
+    const effective = this.config;
+    await this.updateConfig((c) => ({
+      ...c,
+      email: effective.email,
+      acceptTos: effective.acceptTos,
+      cas: effective.cas,
+      listeners: effective.listeners,
+      resolver: effective.resolver,
+      readinessMarginSeconds: effective.readinessMarginSeconds,
+    }));
+  }
+
+  /** Adds (or updates) a certificate in config.json; names are checked and IDNs turned into punycode. */
+  async addCertificate(input: NewCertificate): Promise<CertificateConfig> {
+    const { normalizeNames } = require('./acme/names') as typeof import('./acme/names');
+    const names = normalizeNames(input.names);
+    const existing = this.saved.certificates.find((c) => c.name === input.name || (!input.name && sameNames(c.names, names)));
+    const parsed = CertificateConfigSchema.safeParse({
+      ...existing,
+      name: input.name ?? existing?.name ?? certIdFor(names[0]!),
+      names,
+      ...(input.keyType ? { keyType: input.keyType } : {}),
+      ...(input.challenge ? { challenge: input.challenge } : {}),
+      ...(input.dnsProvider ? { dnsProvider: input.dnsProvider } : {}),
+      ...(input.serving ? { serving: input.serving } : {}),
+    });
+    if (!parsed.success) throw configError(parsed.error, 'the certificate');
+    const cert = parsed.data;
+    if (cert.dnsProvider && !this.config.dnsProviders[cert.dnsProvider]) {
+      throw new HomeportError('config.unknown-dns-provider', `No DNS provider named "${cert.dnsProvider}" is configured.`, {
+        fix: `Add it under "dnsProviders" in ${path.join(this.dataDir, 'config.json')}.`,
+      });
+    }
+    await this.updateConfig((c) => ({ ...c, certificates: [...c.certificates.filter((x) => x.name !== cert.name), cert] }));
+    return cert;
+  }
+
+  /** Takes a certificate out of the config; its files move to <data>/removed/. */
+  async removeCertificate(id: string): Promise<void> {
+    this.certificate(id);
+    this.renewalTimers.get(id)?.cancel();
+    await this.updateConfig((c) => ({ ...c, certificates: c.certificates.filter((x) => x.name !== id) }));
+    const lock = await this.store.lock(id);
+    try {
+      await this.store.remove(id, this.clock.now());
+    } finally {
+      await lock.release().catch(() => undefined);
+    }
+  }
+
+  certificate(id: string): CertificateConfig {
+    const cert = this.config.certificates.find((c) => c.name === id);
+    if (!cert) {
+      const known = this.config.certificates.map((c) => c.name);
+      throw new HomeportError('certs.unknown', `There is no certificate named "${id}".`, {
+        fix: known.length ? `Use one of: ${known.join(', ')}.` : 'Issue one first: homeport issue <name>.',
+      });
+    }
+    return cert;
+  }
+
+  async list(): Promise<CertificateView[]> {
+    return Promise.all(this.config.certificates.map((c) => this.status(c.name)));
+  }
+
+  async status(id: string): Promise<CertificateView> {
+    const cert = this.certificate(id);
+    const status = await this.lifecycle.status(id);
+    const view: CertificateView = {
+      ...status,
+      names: cert.names,
+      keyType: cert.keyType,
+      challenge: cert.challenge,
+      serving: cert.serving,
+    };
+    const active = status.active && (await this.store.read(id, 'current'));
+    if (active) {
+      const { planRenewal } = require('./acme/renewal') as typeof import('./acme/renewal');
+      const plan = planRenewal({ certPem: active.certPem, clock: this.clock, random: seeded(active.meta.serial) });
+      view.renewal = { at: new Date(plan.renewAt).toISOString(), reason: plan.reason };
+    }
+    return view;
+  }
+
+  /** Issues now, whatever is due: a first certificate, or a renewal that keeps the current one until ready. */
+  async issue(id: string, opts: { onProgress?: (step: string) => void; signal?: AbortSignal } = {}): Promise<CertificateView> {
+    const cert = this.certificate(id);
+    const status = await this.lifecycle.status(id);
+    await this.lifecycle.issue(cert, { reason: status.active ? 'forced' : 'first', ...opts });
+    return this.status(id);
+  }
+
+  /**
+   * Renews what is due (or everything named, with force). A certificate waiting out a
+   * backoff is left alone unless forced, so repeated runs never hammer the CA.
+   */
+  async renew(opts: { id?: string; force?: boolean; onProgress?: (id: string, step: string) => void } = {}): Promise<RenewOutcome[]> {
+    const certs = opts.id ? [this.certificate(opts.id)] : this.config.certificates;
+    const outcomes: RenewOutcome[] = [];
+    for (const cert of certs) {
+      const id = cert.name;
+      await this.lifecycle.settle(cert);
+      const status = await this.status(id);
+      const due = await this.due(cert, status);
+      if (!opts.force) {
+        if (status.resting && !status.pending) {
+          outcomes.push({ id, action: 'resting', status });
+          continue;
+        }
+        if (due.at > this.clock.now()) {
+          if (due.backoff) outcomes.push({ id, action: 'waiting', status, retryAt: new Date(due.at).toISOString() });
+          else outcomes.push({ id, action: 'not-due', status, dueAt: new Date(due.at).toISOString(), reason: due.why });
+          continue;
+        }
+      }
+      try {
+        await this.lifecycle.issue(cert, {
+          reason: opts.force ? 'forced' : due.reason,
+          onProgress: (step) => opts.onProgress?.(id, step),
+        });
+        outcomes.push({ id, action: 'issued', status: await this.status(id) });
+      } catch (e) {
+        outcomes.push({ id, action: 'failed', status: await this.status(id), error: toHomeportError(e) });
+      }
+    }
+    return outcomes;
+  }
+
+  /** The certificate being served for `id` (PEMs and facts), if any. */
+  async activeCertificate(id: string): Promise<ActiveCertificate | undefined> {
+    const current = await this.store.read(id, 'current');
+    return current && { id, certPem: current.certPem, chainPem: current.chainPem, keyPem: current.keyPem, meta: current.meta };
+  }
+
+  /** Every promotion, for the proxy's hot swap. Returns the unsubscribe function. */
+  onActivated(fn: (cert: ActiveCertificate) => void): () => void {
+    this.activation.add(fn);
+    return () => this.activation.delete(fn);
+  }
+
+  /**
+   * Writes the active certificate (or, before the first one is active, the resting one) as
+   * PEM files, a PFX or a zip.
+   */
+  async export(id: string, req: { format: ExportFormat; out: string; password?: string }): Promise<{ files: string[]; serial: string; slot: 'current' | 'next' }> {
+    this.certificate(id);
+    const current = await this.store.read(id, 'current');
+    const source = current ?? (await this.store.read(id, 'next'));
+    if (!source) {
+      throw new HomeportError('export.nothing', `Certificate "${id}" has not been issued yet.`, { fix: `Issue it first: homeport issue ${id}.` });
+    }
+    const { exportCertificate } = require('./certs/export') as typeof import('./certs/export');
+    const files = await exportCertificate({ id, ...source }, req);
+    return { files, serial: source.meta.serial, slot: current ? 'current' : 'next' };
+  }
+
+  /**
+   * For long-running hosts: finishes what a previous process left (interrupted promotions,
+   * resting successors, pending renewals) and arms the renewal timers.
+   */
+  async start(): Promise<void> {
+    this.started = true;
+    for (const cert of this.config.certificates) {
+      await this.lifecycle.settle(cert);
+      await this.schedule(cert.name);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.started = false;
+    this.lifecycle.close();
+    for (const t of this.renewalTimers.values()) t.cancel();
+    this.renewalTimers.clear();
+    for (const issuer of this.issuers.values()) await issuer.then((i) => i.close(), () => undefined);
+    this.issuers.clear();
+  }
+
+  /** When the next automatic attempt for a certificate is, and why. */
+  private async due(
+    cert: CertificateConfig,
+    status: CertificateStatus,
+  ): Promise<{ at: number; reason: IssueReason; why: string; backoff: boolean }> {
+    const now = this.clock.now();
+    const retryAt = status.failure?.retryAt ? Date.parse(status.failure.retryAt) : undefined;
+    const backoff = retryAt !== undefined && retryAt > now && (status.state === 'failed' || status.state === 'blocked');
+    const later = (at: number) => (backoff ? Math.max(at, retryAt!) : at);
+    if (status.pending) return { at: later(now), reason: status.pending.reason, why: 'a renewal was asked for and has not finished', backoff };
+    if (!status.active && !status.resting) return { at: later(now), reason: 'first', why: 'no certificate yet', backoff };
+    if (!status.active) return { at: Infinity, reason: 'first', why: 'resting until ready', backoff: false };
+    const current = (await this.store.read(cert.name, 'current'))!;
+    const { planRenewal } = require('./acme/renewal') as typeof import('./acme/renewal');
+    let window;
+    try {
+      window = await (await this.acmeIssuer(cert)).renewalWindow(current.certPem, current.meta.ca);
+    } catch {
+      window = undefined; // no ARI (or the CA is unreachable): the lifetime rule decides
+    }
+    const plan = planRenewal({ certPem: current.certPem, clock: this.clock, window, random: this.opts.random ?? seeded(current.meta.serial) });
+    return { at: later(plan.renewAt), reason: 'due', why: plan.reason, backoff: backoff && retryAt! > plan.renewAt };
+  }
+
+  /** Arms the renewal timer of one certificate; each firing runs once, then re-plans from the new state. */
+  private async schedule(id: string): Promise<void> {
+    this.renewalTimers.get(id)?.cancel();
+    this.renewalTimers.delete(id);
+    if (!this.started) return;
+    const cert = this.config.certificates.find((c) => c.name === id);
+    if (!cert) return;
+    const status = await this.lifecycle.status(id);
+    if (status.resting && !status.pending) return; // the lifecycle's readiness timer takes it from here
+    const due = await this.due(cert, status);
+    if (!Number.isFinite(due.at)) return;
+    const at = Math.max(due.at, (this.lastAutomatic.get(id) ?? -Infinity) + MIN_AUTOMATIC_GAP_MS);
+    this.renewalTimers.set(
+      id,
+      this.clock.at(at, () => {
+        this.renewalTimers.delete(id);
+        this.lastAutomatic.set(id, this.clock.now());
+        void this.lifecycle
+          .issue(cert, { reason: due.reason })
+          .catch(() => undefined) // recorded by the lifecycle and reported as cert:failed
+          .then(() => this.schedule(id))
+          .catch(() => undefined);
+      }),
+    );
+  }
+
+  private retryAt(error: unknown, failures: number): number | undefined {
+    // Loaded with the issuer, which is what failed; backoff.ts is small.
+    const { nextRetry } = require('./acme/backoff') as typeof import('./acme/backoff');
+    return nextRetry({ clock: this.clock, failures, error, random: this.opts.random }).retryAt;
+  }
+
+  /** The issuer for a certificate, with challenge listeners around each issuance when no proxy answers. */
+  private async issuerFor(cert: CertificateConfig): Promise<Issuer> {
+    if (this.opts.issuer) return this.opts.issuer;
+    const acme = await this.acmeIssuer(cert);
+    if (this.opts.challenges) return acme;
+    const lease = this.listeners!;
+    return {
+      issue: async (req: IssueRequest) => {
+        const held = await lease.acquire(req.challenge);
+        try {
+          return await acme.issue(req);
+        } finally {
+          await held.release();
+        }
+      },
+    };
+  }
+
+  /** One AcmeIssuer per DNS provider, kept for the engine's life (connections, accounts). */
+  private acmeIssuer(cert: CertificateConfig): Promise<AcmeIssuer> {
+    const key = cert.dnsProvider ?? '';
+    let issuer = this.issuers.get(key);
+    if (!issuer) {
+      issuer = (async () => {
+        const { AcmeIssuer } = require('./acme/issuer') as typeof import('./acme/issuer');
+        const { ChallengeStore } = require('./acme/challenges') as typeof import('./acme/challenges');
+        const config = this.config;
+        this.ownChallenges ??= this.opts.challenges ?? new ChallengeStore();
+        this.listeners ??= new ListenerLease(this.ownChallenges, () => this.config.listeners);
+        let dnsProvider;
+        if (cert.dnsProvider) {
+          const { createDnsProvider } = require('./acme/dns') as typeof import('./acme/dns');
+          dnsProvider = createDnsProvider(config.dnsProviders[cert.dnsProvider], { name: cert.dnsProvider, clock: this.clock });
+        }
+        return new AcmeIssuer({
+          dataDir: this.dataDir,
+          cas: config.cas,
+          email: config.email,
+          acceptTos: config.acceptTos,
+          challenges: this.ownChallenges,
+          dnsProvider,
+          resolver: config.resolver,
+        });
+      })();
+      issuer.catch(() => this.issuers.delete(key));
+      this.issuers.set(key, issuer);
+    }
+    return issuer;
+  }
+}
+
+/** A certificate's directory name from its first DNS name: `*.example.com` → `wildcard_.example.com`. */
+export function certIdFor(name: string): string {
+  return name.toLowerCase().replace(/^\*\./, 'wildcard_.').replace(/[^a-z0-9._-]/g, '_');
+}
+
+function sameNames(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((n, i) => n === b[i]);
+}
+
+/** Stable jitter per certificate, so status shows the same renewal time the scheduler uses. */
+function seeded(serial: string): () => number {
+  const h = createHash('sha256').update(serial).digest();
+  return () => h.readUInt32BE(0) / 2 ** 32;
+}
+
+function toHomeportError(e: unknown): HomeportError {
+  return isHomeportError(e) ? e : new HomeportError('internal', e instanceof Error ? e.message : String(e), { cause: e });
+}

@@ -1,0 +1,196 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { ManualClock } from '../../main/engine/clock';
+import { EngineEmitter, type EngineEventName, type EngineEvents } from '../../main/engine/events';
+import { HomeportError } from '../../main/engine/errors';
+import { CertStore } from '../../main/engine/certs/store';
+import { Lifecycle, type LifecycleDeps } from '../../main/engine/certs/lifecycle';
+import { notBeforeGate } from '../../main/engine/certs/readiness';
+import { CertificateConfigSchema, type CertificateConfig } from '../../main/engine/config/schema';
+import { tmpDir } from '../helpers/tmp';
+import { LocalCa } from './local-ca';
+
+const MARGIN = 60_000;
+
+function setup(opts: Partial<LifecycleDeps> = {}, certOverrides: Partial<CertificateConfig> = {}) {
+  const clock = new ManualClock(Date.UTC(2026, 5, 1, 12, 0, 0));
+  const store = new CertStore(tmpDir());
+  const events = new EngineEmitter();
+  const ca = new LocalCa({ notBefore: () => clock.now(), lifetimeMs: 90 * 86400_000 });
+  const seen: { event: EngineEventName; payload: unknown }[] = [];
+  for (const e of ['cert:issued', 'cert:activated', 'cert:ct-ready', 'cert:failed', 'cert:state'] as EngineEventName[]) {
+    events.on(e, (payload) => seen.push({ event: e, payload }));
+  }
+  const deps: LifecycleDeps = { store, issuer: async () => ca, gate: notBeforeGate(MARGIN), clock, events, ...opts };
+  const lifecycle = new Lifecycle(deps);
+  const cert = CertificateConfigSchema.parse({ name: 'site', names: ['site.test'], keyType: 'rsa2048', ...certOverrides });
+  return { clock, store, events, ca, seen, deps, lifecycle, cert };
+}
+
+/** Issues the first certificate and lets its readiness timer activate it. */
+async function issueActive(x: ReturnType<typeof setup>) {
+  await x.lifecycle.issue(x.cert, { reason: 'first' });
+  const announced = next(x.events, 'cert:ct-ready');
+  x.clock.advance(MARGIN);
+  await announced; // the last write of the activation
+  return (await x.lifecycle.status('site')).active!;
+}
+
+function next<K extends EngineEventName>(events: EngineEmitter, name: K): Promise<EngineEvents[K]> {
+  return new Promise((resolve) => events.once(name, resolve));
+}
+
+test('a first certificate rests until notBefore + margin, then a timer activates it', async () => {
+  const { clock, events, lifecycle, cert, seen, store } = setup();
+  const issued = await lifecycle.issue(cert, { reason: 'first' });
+  assert.equal(issued.state, 'resting');
+  assert.equal(issued.active, undefined, 'nothing is served while it rests');
+  const serial = issued.resting!.serial;
+  assert.equal(issued.readiness?.readyAt, Date.parse(issued.resting!.notBefore) + MARGIN);
+
+  clock.advance(MARGIN - 1000);
+  assert.equal((await lifecycle.status('site')).state, 'resting');
+  assert.equal(await store.read('site', 'current'), undefined);
+
+  const activated = next(events, 'cert:activated');
+  const ready = next(events, 'cert:ct-ready');
+  clock.advance(1000);
+  assert.deepEqual(await activated, { name: 'site', serial, previousSerial: undefined });
+  assert.equal((await ready).serial, serial);
+  const status = await lifecycle.status('site');
+  assert.equal(status.state, 'active');
+  assert.equal(status.active?.serial, serial);
+  assert.equal(status.resting, undefined);
+  assert.deepEqual(
+    seen.filter((s) => s.event === 'cert:state').map((s) => (s.payload as { state: string }).state),
+    ['issuing', 'resting', 'active'],
+  );
+  lifecycle.close();
+});
+
+test('a renewal keeps the previous certificate active until its successor is ready', async () => {
+  const x = setup();
+  const { clock, events, lifecycle, cert, store } = x;
+  const first = await issueActive(x);
+  const firstKey = readFileSync(path.join(store.dir('site'), 'current', 'key.pem'), 'utf8');
+
+  clock.advance(30 * 86400_000);
+  const renewed = await lifecycle.issue(cert, { reason: 'forced' });
+  assert.equal(renewed.state, 'resting');
+  assert.equal(renewed.active?.serial, first.serial, 'old certificate still served');
+  assert.notEqual(renewed.resting?.serial, first.serial);
+  assert.equal(readFileSync(path.join(store.dir('site'), 'current', 'key.pem'), 'utf8'), firstKey);
+
+  const activated = next(events, 'cert:activated');
+  clock.advance(MARGIN);
+  assert.deepEqual(await activated, { name: 'site', serial: renewed.resting!.serial, previousSerial: first.serial });
+  assert.deepEqual((await store.history('site')).map((m) => m.serial), [first.serial]);
+  lifecycle.close();
+});
+
+test('a failed renewal records the failure and never touches the active certificate', async () => {
+  const x = setup({ retryAt: (_e, failures, now) => now + failures * 60_000 });
+  const { clock, lifecycle, cert, store, ca, seen } = x;
+  const serial = (await issueActive(x)).serial;
+  const before = readFileSync(path.join(store.dir('site'), 'current', 'fullchain.pem'), 'utf8');
+
+  ca.failWith = new HomeportError('acme.connection', 'The CA reached 2001:db8::1 over IPv6, which did not answer.', {
+    fix: 'Fix or remove the AAAA record.',
+    details: { problemType: 'urn:ietf:params:acme:error:connection', identifier: 'site.test', addressUsed: '2001:db8::1' },
+  });
+  await assert.rejects(lifecycle.issue(cert, { reason: 'due' }), /over IPv6/);
+  const status = await lifecycle.status('site');
+  assert.equal(status.state, 'failed');
+  assert.equal(status.active?.serial, serial);
+  assert.equal(status.failure?.code, 'acme.connection');
+  assert.equal(status.failure?.fix, 'Fix or remove the AAAA record.');
+  assert.deepEqual(status.failure?.problem, {
+    type: 'urn:ietf:params:acme:error:connection',
+    identifier: 'site.test',
+    addressUsed: '2001:db8::1',
+  });
+  assert.equal(status.failure?.retryAt, new Date(clock.now() + 60_000).toISOString());
+  assert.equal(status.pending?.reason, 'due', 'the renewal is still wanted');
+  assert.equal(status.failures, 1);
+  assert.equal(readFileSync(path.join(store.dir('site'), 'current', 'fullchain.pem'), 'utf8'), before);
+  assert.ok(seen.some((s) => s.event === 'cert:failed'));
+
+  // The next failure backs off further; a success clears the record.
+  await assert.rejects(lifecycle.issue(cert, { reason: 'due' }));
+  assert.equal((await lifecycle.status('site')).failure?.retryAt, new Date(clock.now() + 120_000).toISOString());
+  ca.failWith = undefined;
+  const ok = await lifecycle.issue(cert, { reason: 'due' });
+  assert.equal(ok.state, 'resting');
+  assert.equal(ok.failures, 0);
+  assert.equal(ok.failure, undefined);
+  assert.equal(ok.pending, undefined);
+  lifecycle.close();
+});
+
+test('serve-now activates a first certificate at once and announces readiness later', async () => {
+  const { clock, events, lifecycle, cert } = setup({}, { serving: 'serve-now' });
+  let ready = false;
+  events.on('cert:ct-ready', () => (ready = true));
+  const status = await lifecycle.issue(cert, { reason: 'first' });
+  assert.equal(status.state, 'active');
+  assert.equal(status.active?.serial, status.readiness?.serial);
+  assert.equal(ready, false);
+  const announced = next(events, 'cert:ct-ready');
+  clock.advance(MARGIN);
+  assert.equal((await announced).serial, status.active!.serial);
+  lifecycle.close();
+});
+
+test('hold handshake N s: served early only when the ready moment is at most N s away', async () => {
+  const far = setup({}, { serving: { holdHandshakeSeconds: 10 } });
+  assert.equal((await far.lifecycle.issue(far.cert, { reason: 'first' })).state, 'resting');
+  far.lifecycle.close();
+  const near = setup({ gate: notBeforeGate(5_000) }, { serving: { holdHandshakeSeconds: 10 } });
+  assert.equal((await near.lifecycle.issue(near.cert, { reason: 'first' })).state, 'active');
+  near.lifecycle.close();
+});
+
+test('after a restart a resting successor is judged again from disk and its timer re-armed', async () => {
+  const { clock, lifecycle, cert, deps, events } = setup();
+  const issued = await lifecycle.issue(cert, { reason: 'first' });
+  lifecycle.close(); // the process ends; its timers go with it
+
+  const restarted = new Lifecycle(deps);
+  const settled = await restarted.settle(cert);
+  assert.equal(settled.state, 'resting');
+  const activated = next(events, 'cert:activated');
+  clock.advance(MARGIN);
+  assert.equal((await activated).serial, issued.resting!.serial);
+  restarted.close();
+});
+
+test('an issuance cut short by a crash is marked pending on restart and the served certificate stays', async () => {
+  const x = setup();
+  const { clock, lifecycle, cert, deps, store } = x;
+  const serial = (await issueActive(x)).serial;
+  lifecycle.close();
+  // What a process killed while talking to the CA leaves behind:
+  await store.writeJson('site', 'state.json', { state: 'issuing', since: new Date(clock.now()).toISOString(), pending: { since: 'x', reason: 'forced' } });
+  const restarted = new Lifecycle(deps);
+  const status = await restarted.settle(cert);
+  assert.equal(status.state, 'active');
+  assert.equal(status.active?.serial, serial);
+  assert.equal(status.pending?.reason, 'forced');
+  restarted.close();
+});
+
+test('a pre-flight failure blocks the certificate', async () => {
+  const { lifecycle, cert, ca } = setup({
+    check: async () => {
+      throw new HomeportError('preflight.blocked', 'site.test has no A record.', { fix: 'Create one.' });
+    },
+  });
+  await assert.rejects(lifecycle.issue(cert, { reason: 'first' }), /no A record/);
+  const status = await lifecycle.status('site');
+  assert.equal(status.state, 'blocked');
+  assert.equal(status.failure?.code, 'preflight.blocked');
+  assert.equal(ca.issued, 0, 'the CA was not asked');
+  lifecycle.close();
+});
