@@ -44,9 +44,10 @@ export class TestCa {
   }
 }
 
-export async function startUpstream(handler: http.RequestListener, server = http.createServer(handler)): Promise<{ server: http.Server; url: string; port: number }> {
+/** `autoStop: false` when called from a before() hook (an after() there would run when the hook ends). */
+export async function startUpstream(handler: http.RequestListener, server = http.createServer(handler), autoStop = true): Promise<{ server: http.Server; url: string; port: number }> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  if (autoStop) after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
   const port = (server.address() as AddressInfo).port;
   return { server, url: `http://127.0.0.1:${port}`, port };
 }
@@ -59,7 +60,7 @@ export interface TestProxy {
   httpsPort: number;
 }
 
-export async function startProxy(routes: RouteInput[], opts: { settings?: ProxySettingsInput; table?: CertificateTable; extra?: Partial<ProxyOptions> } = {}): Promise<TestProxy> {
+export async function startProxy(routes: RouteInput[], opts: { settings?: ProxySettingsInput; table?: CertificateTable; extra?: Partial<ProxyOptions>; autoStop?: boolean } = {}): Promise<TestProxy> {
   const table = opts.table ?? new CertificateTable();
   const challenges = new ChallengeStore();
   const proxy = new Proxy({
@@ -72,7 +73,7 @@ export async function startProxy(routes: RouteInput[], opts: { settings?: ProxyS
     ...opts.extra,
   });
   const { httpPort, httpsPort } = await proxy.start();
-  after(() => proxy.stop(500));
+  if (opts.autoStop !== false) after(() => proxy.stop(500));
   return { proxy, table, challenges, httpPort, httpsPort };
 }
 
@@ -157,9 +158,9 @@ export function request(
 }
 
 /** An upstream that answers with what it received, as JSON. */
-export function echoUpstream(name = 'echo'): Promise<{ server: http.Server; url: string; port: number; seen: http.IncomingHttpHeaders[] }> {
+export function echoUpstream(name = 'echo', autoStop = true): Promise<{ server: http.Server; url: string; port: number; seen: http.IncomingHttpHeaders[] }> {
   const seen: http.IncomingHttpHeaders[] = [];
-  return startUpstream((req, res) => {
+  const server = http.createServer((req, res) => {
     seen.push(req.headers);
     let body = '';
     req.setEncoding('utf8');
@@ -168,5 +169,6 @@ export function echoUpstream(name = 'echo'): Promise<{ server: http.Server; url:
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ name, method: req.method, url: req.url, headers: req.headers, body }));
     });
-  }).then((u) => ({ ...u, seen }));
+  });
+  return startUpstream(() => {}, server, autoStop).then((u) => ({ ...u, seen }));
 }
