@@ -97,17 +97,13 @@ export class ProxyCluster {
     // Each worker accepts on the shared socket itself: no hop through the primary per connection.
     cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ exec: path.join(__dirname, 'worker.js'), args: [], silent: false });
-    let httpPort = this.opts.httpPort;
-    let httpsPort = this.opts.httpsPort;
+    // Every worker asks for the same address and port as configured (even port 0): the
+    // cluster module then hands them all the one socket the first request bound.
     for (let i = 0; i < this.opts.workers; i++) {
       const w = cluster.fork({ HOMEPORT_PROXY_WORKER: '1' });
       this.workers.push(w);
-      // The first worker binds (port 0 becomes a real port); the others join its ports.
-      const ready = await this.init(w, httpPort, httpsPort);
-      httpPort = ready.httpPort;
-      httpsPort = ready.httpsPort;
+      this.bound = await this.init(w);
     }
-    this.bound = { httpPort, httpsPort };
     this.unsubscribe.push(
       this.opts.certificates.onChange(({ id, removed }) => {
         const cert = this.opts.certificates.certificates().find((c) => c.id === id);
@@ -123,7 +119,7 @@ export class ProxyCluster {
         const i = this.workers.indexOf(w);
         const replacement = cluster.fork({ HOMEPORT_PROXY_WORKER: '1' });
         this.workers[i] = replacement;
-        void this.init(replacement, this.bound.httpPort, this.bound.httpsPort).catch(() => {});
+        void this.init(replacement).catch(() => {});
       });
     }
     return this.ports();
@@ -178,13 +174,14 @@ export class ProxyCluster {
               clearTimeout(kill);
               resolve();
             });
-            w.send({ type: 'stop', drainMs } satisfies ToWorker);
+            if (w.isConnected()) w.send({ type: 'stop', drainMs } satisfies ToWorker, undefined, () => {});
+            else w.kill('SIGTERM');
           }),
       ),
     );
   }
 
-  private init(w: Worker, httpPort: number, httpsPort: number): Promise<{ httpPort: number; httpsPort: number }> {
+  private init(w: Worker): Promise<{ httpPort: number; httpsPort: number }> {
     return new Promise((resolve, reject) => {
       const onMessage = (m: FromWorker) => {
         if (m.type === 'ready') {
@@ -202,8 +199,8 @@ export class ProxyCluster {
         type: 'init',
         routes: this.routeInputs,
         settings: { ...this.opts.settings, workers: 1 },
-        httpPort,
-        httpsPort,
+        httpPort: this.opts.httpPort,
+        httpsPort: this.opts.httpsPort,
         publicHttpsPort: this.opts.publicHttpsPort,
         ticketKeys: table.ticketKeys.toString('base64'),
         certificates: table.certificates(),
@@ -214,6 +211,7 @@ export class ProxyCluster {
   }
 
   private broadcast(m: ToWorker): void {
-    for (const w of this.workers) if (w.isConnected()) w.send(m);
+    // A worker that died between the check and the send is replaced by the exit handler.
+    for (const w of this.workers) if (w.isConnected()) w.send(m, undefined, () => {});
   }
 }

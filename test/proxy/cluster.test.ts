@@ -1,0 +1,63 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tls from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import { TestCa, echoUpstream, request } from './fixtures';
+import { CertificateTable } from '../../main/engine/proxy/cert-source';
+import { BroadcastChallengeStore, ProxyCluster } from '../../main/engine/proxy/cluster';
+
+test('cluster workers share routes, certificates, http-01 answers and counters', async () => {
+  const ca = new TestCa();
+  const up = await echoUpstream('one');
+  const up2 = await echoUpstream('two');
+  const table = new CertificateTable();
+  const first = ca.issue('c', ['c.test', 'd.test']);
+  table.activate(first);
+  const challenges = new BroadcastChallengeStore();
+  challenges.setHttp01('early', 'early.key');
+  const cluster = new ProxyCluster({
+    workers: 2,
+    routes: [{ host: 'c.test', upstreams: [up.url] }],
+    settings: { listen: ['127.0.0.1'] },
+    httpPort: 0,
+    httpsPort: 0,
+    certificates: table,
+    challenges,
+  });
+  after(() => cluster.stop(500));
+  const { httpPort, httpsPort } = await cluster.start();
+  assert.equal(cluster.pids().length, 2);
+
+  // New connections land on either worker; all of them must agree.
+  const many = async <T>(n: number, fn: () => Promise<T>) => Promise.all(Array.from({ length: n }, fn));
+  for (const r of await many(12, () => request(httpsPort, 'c.test', { ca: ca.caPem }))) assert.equal(r.status, 200);
+
+  challenges.setHttp01('tok', 'tok.key');
+  await new Promise((r) => setTimeout(r, 100));
+  for (const r of await many(12, () => request(httpPort, 'c.test', { tls: false, path: '/.well-known/acme-challenge/tok' }))) assert.equal(r.body, 'tok.key');
+  for (const r of await many(6, () => request(httpPort, 'c.test', { tls: false, path: '/.well-known/acme-challenge/early' }))) assert.equal(r.body, 'early.key', 'answers set before start reach the workers');
+
+  const second = ca.issue('c', ['c.test', 'd.test']);
+  table.activate(second);
+  cluster.setRoutes([
+    { host: 'c.test', upstreams: [up.url] },
+    { host: 'd.test', upstreams: [up2.url] },
+  ]);
+  await new Promise((r) => setTimeout(r, 200));
+  const want = new X509Certificate(second.certPem).serialNumber.toUpperCase();
+  const serials = await many(12, () =>
+    new Promise<string>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port: httpsPort, servername: 'c.test', ca: ca.caPem }, () => {
+        resolve(s.getPeerCertificate().serialNumber.toUpperCase());
+        s.destroy();
+      });
+      s.on('error', reject);
+    }),
+  );
+  assert.deepEqual(new Set(serials), new Set([want]), 'every worker serves the new certificate');
+  for (const r of await many(8, () => request(httpsPort, 'd.test', { ca: ca.caPem }))) assert.equal(JSON.parse(r.body).name, 'two');
+
+  const stats = await cluster.stats();
+  assert.equal(stats.find((s) => s.route === 'c.test')!.requests, 12);
+  assert.equal(stats.find((s) => s.route === 'd.test')!.requests, 8);
+});
