@@ -205,3 +205,31 @@ async function readBody(req: http.IncomingMessage): Promise<Buffer> {
   }
   return Buffer.concat(chunks);
 }
+
+/**
+ * `npm start` without Electron: the engine and UI on 127.0.0.1. The URL with the token is
+ * printed once; whoever can read this terminal can use the UI.
+ */
+export async function runHeadless(): Promise<void> {
+  const [{ defaultDataDir }, { filePrefsStore }, { openRuntime }] = await Promise.all([
+    import('./cli/options.js'),
+    import('./api/prefs.js'),
+    import('./api/runtime.js'),
+  ]);
+  const dataDir = process.env.HOMEPORT_DATA_DIR ?? defaultDataDir();
+  const port = process.env.HOMEPORT_UI_PORT ? Number(process.env.HOMEPORT_UI_PORT) : 0;
+  const runtime = await openRuntime({ dataDir, host: 'headless', prefs: filePrefsStore(dataDir) });
+  const host = await startHeadlessHost({ api: runtime.api, port });
+  process.stdout.write(
+    `Homeport is running without Electron (its binary is not installed here).\n` +
+      `Open the app in your browser:\n\n  ${host.url}\n\n` +
+      `The link carries a private access token: do not share it. Data: ${dataDir}. Stop with Ctrl+C.\n`,
+  );
+  const stop = async () => {
+    await host.close();
+    await runtime.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}

@@ -78,6 +78,7 @@ const EVENT_TOASTS: Partial<Record<ApiEvent['type'], (p: never) => [string, 'inf
   'cert:ct-ready': (p: { name: string }) => [`${p.name} is now accepted by every browser.`, 'good'],
   'cert:failed': (p: { name: string; message: string }) => [`${p.name}: ${p.message}`, 'bad'],
   'dns:drift': (p: { summary: string }) => [p.summary, 'bad'],
+  'clock:skew': (p: { status: string; message: string }) => [p.message, p.status === 'ok' ? 'info' : 'bad'],
 };
 
 async function start(): Promise<void> {

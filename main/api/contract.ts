@@ -113,6 +113,8 @@ export interface Settings {
   email?: string;
   /** Ordered CA list: preset names or directory URLs. */
   cas: string[];
+  /** The user accepted the CAs' terms of service. */
+  acceptTos: boolean;
   httpPort: number;
   httpsPort: number;
   /** DNS server to ask instead of the system resolver, `host:port`. */
@@ -131,6 +133,8 @@ export interface Overview {
   routes: RouteView[];
   /** False until the first certificate has been issued: the UI opens the wizard. */
   setUp: boolean;
+  /** What the wizard must still ask before the first order (e-mail, terms of service). */
+  account: { email?: string; acceptTos: boolean; cas: string[] };
   now: string;
 }
 
@@ -139,6 +143,9 @@ export interface IssueInput {
   keyType?: KeyType;
   challenge?: ChallengeType;
   servingPolicy?: ServingPolicy;
+  /** Saved with the account settings before the order, when the wizard asked for them. */
+  email?: string;
+  acceptTos?: boolean;
 }
 
 export interface ExportInput {

@@ -36,6 +36,8 @@ export const inputSchemas = {
     keyType: KeyTypeSchema.optional(),
     challenge: ChallengeSchema.optional(),
     servingPolicy: ServingPolicySchema.optional(),
+    email: z.email('Enter an e-mail address like you@example.com.').optional(),
+    acceptTos: z.boolean().optional(),
   }),
   renew: z.strictObject({ name: dnsName, force: z.boolean().optional() }),
   exportCertificate: z
@@ -59,6 +61,7 @@ export const inputSchemas = {
     .strictObject({
       email: z.email('Enter an e-mail address like you@example.com.').optional(),
       cas: z.array(z.string().trim().min(1)).min(1, 'Keep at least one CA.').optional(),
+      acceptTos: z.boolean().optional(),
       httpPort: z.number().int().min(1).max(65535).optional(),
       httpsPort: z.number().int().min(1).max(65535).optional(),
       resolver: z

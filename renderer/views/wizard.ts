@@ -89,7 +89,20 @@ export function wizard(ctx: Ctx): HTMLElement {
         h('input', { type: 'radio', name: 'policy', value, checked }),
         h('span', {}, h('strong', {}, title), h('span', { class: 'muted small' }, text)),
       );
+    const { account } = ctx.overview;
+    const email = h('input', { id: 'email', type: 'email', name: 'email', value: account.email ?? '', placeholder: 'you@example.com', autocomplete: 'email' });
+    const tos = h('input', { id: 'tos', type: 'checkbox', name: 'tos' });
+    const needsAccount = !account.acceptTos || !account.email;
     const form = h('form', { class: 'stack' },
+      needsAccount
+        ? h('fieldset', {},
+            h('legend', {}, 'Your account at the CA'),
+            h('label', { for: 'email' }, 'Contact e-mail'),
+            email,
+            h('p', { class: 'muted small' }, 'The CA writes here only about problems with your certificates.'),
+            account.acceptTos ? null : h('label', { class: 'toggle' }, tos, `I accept the terms of service of ${account.cas.join(', ')}.`),
+          )
+        : null,
       h('fieldset', {},
         h('legend', {}, 'Until every browser accepts the new certificate'),
         policy('serve-now', 'Serve it right away', 'Visitors with a slow clock may see a warning for a few seconds. Homeport tells you when it is safe for everyone.', true),
@@ -100,7 +113,7 @@ export function wizard(ctx: Ctx): HTMLElement {
     const progress = h('ol', { class: 'progress', 'aria-live': 'polite' });
     const status = h('div', { class: 'form-status' });
     ctx.onEvent((e) => {
-      if (e.type === 'progress' && names.includes(e.payload.name)) progress.append(h('li', {}, e.payload.step));
+      if (e.type === 'progress') progress.append(h('li', {}, e.payload.step));
     });
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
@@ -108,7 +121,13 @@ export function wizard(ctx: Ctx): HTMLElement {
       form.querySelector('button')!.disabled = true;
       status.replaceChildren(h('p', { class: 'muted' }, 'Talking to the CA…'));
       try {
-        const cert = await ctx.client.issue({ names, servingPolicy: chosen, ...(challenge ? { challenge } : {}) });
+        const cert = await ctx.client.issue({
+          names,
+          servingPolicy: chosen,
+          ...(challenge ? { challenge } : {}),
+          ...(needsAccount && email.value ? { email: email.value } : {}),
+          ...(needsAccount && !account.acceptTos ? { acceptTos: tos.checked } : {}),
+        });
         await ctx.refresh();
         ctx.toast(`Certificate for ${cert.name} issued.`, 'good');
         ctx.go(`#/cert/${encodeURIComponent(cert.name)}`);

@@ -1,0 +1,278 @@
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Engine, CertificateView } from '../engine/engine';
+import { HomeportError } from '../engine/errors';
+import type { StoredMeta } from '../engine/certs/store';
+import type { CaEntry } from '../engine/config/schema';
+import { LATENCY_BUCKETS_MS } from '../engine/proxy/stats';
+import { version } from '../version';
+import type {
+  CertificateDetail, CertificateSummary, CertVersion, ExportFile, ExportInput, HomeportApi, IssueInput,
+  Overview, PreflightReport, RouteInput, RouteView, Settings,
+} from './contract';
+import type { PrefsStore } from './prefs';
+
+/**
+ * The contract implemented over the engine. Inputs arrive already validated (dispatch.ts);
+ * this file only translates between the engine's shapes and the UI's, and stays thin: the
+ * work happens in the engine.
+ */
+export interface HandlerDeps {
+  engine: Engine;
+  host: Overview['host'];
+  prefs: PrefsStore;
+  /** The pre-flight report for names (the same checks as `homeport check`). */
+  preflight(names: string[], ca?: string): Promise<PreflightReport>;
+  /** Per-route counters of the running proxy, when one runs in this process. */
+  routeStats?: () => { route: string; requests: number; errors: number; bytesIn: number; bytesOut: number; latency: number[] }[];
+  /** Electron: turns start-at-login on or off; absent in the headless host. */
+  setLaunchAtLogin?: (on: boolean) => boolean;
+}
+
+const MIME: Record<ExportInput['format'], string> = {
+  pem: 'application/x-pem-file',
+  fullchain: 'application/x-pem-file',
+  key: 'application/x-pem-file',
+  pfx: 'application/x-pkcs12',
+  zip: 'application/zip',
+};
+
+export function createHandlers(deps: HandlerDeps): HomeportApi {
+  const { engine } = deps;
+
+  const summary = (v: CertificateView): CertificateSummary => ({
+    name: v.id,
+    names: v.names,
+    state: v.state,
+    ...(v.active ? { current: version_(v.active, v) } : {}),
+    ...(v.resting ? { next: version_(v.resting, v) } : {}),
+    ...(v.renewal ? { renewAt: v.renewal.at } : {}),
+    ...(v.failure && (v.state === 'failed' || v.state === 'blocked')
+      ? { lastError: { code: v.failure.code, message: v.failure.message, at: v.failure.at, ...(v.failure.fix ? { fix: v.failure.fix } : {}), ...(v.failure.retryAt ? { retryAt: v.failure.retryAt } : {}) } }
+      : {}),
+    servingPolicy: v.serving,
+  });
+
+  const routes = async (): Promise<RouteView[]> => {
+    const { listRoutes } = await import('../engine/proxy/route-config.js');
+    const stats = new Map((deps.routeStats?.() ?? []).map((s) => [s.route, s]));
+    return (await listRoutes(engine.dataDir)).map((r) => {
+      const key = r.pathPrefix ? `${r.host}${r.pathPrefix}` : r.host;
+      const s = stats.get(key);
+      return {
+        host: r.host,
+        ...(r.pathPrefix ? { pathPrefix: r.pathPrefix } : {}),
+        upstreams: r.upstreams.map(String),
+        counters: s ? { requests: s.requests, errors: s.errors, bytesIn: s.bytesIn, bytesOut: s.bytesOut, ...percentiles(s.latency) } : null,
+      };
+    });
+  };
+
+  const settings = async (): Promise<Settings> => {
+    const c = engine.config;
+    const p = await deps.prefs.get();
+    return {
+      ...(c.email ? { email: c.email } : {}),
+      cas: c.cas.map((x) => x.ca),
+      acceptTos: c.acceptTos,
+      httpPort: c.listeners.httpPort,
+      httpsPort: c.listeners.httpsPort,
+      ...(c.resolver ? { resolver: c.resolver } : {}),
+      theme: p.theme,
+      notify: p.notify,
+      launchAtLogin: p.launchAtLogin,
+    };
+  };
+
+  const updateSettings = async (req: Partial<Settings>): Promise<Settings> => {
+    const engineKeys = ['email', 'cas', 'acceptTos', 'httpPort', 'httpsPort', 'resolver'] as const;
+    if (engineKeys.some((k) => req[k] !== undefined)) {
+      await engine.updateConfig((c) => ({
+        ...c,
+        ...(req.email !== undefined ? { email: req.email } : {}),
+        ...(req.acceptTos !== undefined ? { acceptTos: req.acceptTos } : {}),
+        // Keep a CA's root bundle and EAB credentials when it stays in the list.
+        ...(req.cas ? { cas: req.cas.map((ca): CaEntry => c.cas.find((x) => x.ca === ca) ?? { ca }) } : {}),
+        listeners: { ...c.listeners, ...(req.httpPort ? { httpPort: req.httpPort } : {}), ...(req.httpsPort ? { httpsPort: req.httpsPort } : {}) },
+        ...(req.resolver !== undefined ? { resolver: req.resolver } : {}),
+      }));
+    }
+    if (req.theme || req.notify || req.launchAtLogin !== undefined) {
+      const p = await deps.prefs.get();
+      let launchAtLogin = p.launchAtLogin;
+      if (req.launchAtLogin !== undefined) {
+        if (!deps.setLaunchAtLogin) {
+          throw new HomeportError('settings.not-here', 'Starting at login is only available in the desktop app.', {
+            fix: 'Start the headless host from your system’s own startup mechanism (a systemd user unit, for example).',
+          });
+        }
+        if (!deps.setLaunchAtLogin(req.launchAtLogin) && req.launchAtLogin) {
+          throw new HomeportError('settings.login-item', 'This system did not accept Homeport as a login item.', {
+            fix: 'Add Homeport to your desktop’s startup applications by hand.',
+          });
+        }
+        launchAtLogin = req.launchAtLogin;
+      }
+      await deps.prefs.set({ theme: req.theme ?? p.theme, notify: { ...p.notify, ...req.notify }, launchAtLogin });
+    }
+    return settings();
+  };
+
+  return {
+    async overview() {
+      const certificates = (await engine.list()).map(summary);
+      return {
+        version,
+        host: deps.host,
+        certificates,
+        routes: await routes(),
+        setUp: certificates.length > 0,
+        account: { ...(engine.config.email ? { email: engine.config.email } : {}), acceptTos: engine.config.acceptTos, cas: engine.config.cas.map((c) => c.ca) },
+        now: new Date().toISOString(),
+      };
+    },
+
+    async getCertificate({ name }) {
+      const view = await engine.status(name);
+      const [current, next, history] = await Promise.all([
+        engine.store.read(name, 'current'),
+        engine.store.read(name, 'next'),
+        engine.store.history(name),
+      ]);
+      const shown = next ?? current;
+      const detail: CertificateDetail = {
+        ...summary(view),
+        keyType: view.keyType,
+        ...(view.challenge ? { challenge: view.challenge } : {}),
+        ...(shown ? { fingerprint: colonHex(shown.meta.sha256) } : {}),
+        ct: shown ? await ctView(shown.certPem, shown.chainPem) : { applicable: false, scts: [], policies: null, note: 'Not issued yet.' },
+        history: history.map((h) => ({ serial: h.serial, notBefore: h.notBefore, notAfter: h.notAfter })),
+      };
+      return detail;
+    },
+
+    preflight({ names, ca }) {
+      return deps.preflight(names, ca);
+    },
+
+    async issue(req: IssueInput) {
+      if (req.email !== undefined || req.acceptTos !== undefined) {
+        await engine.updateConfig((c) => ({
+          ...c,
+          ...(req.email !== undefined ? { email: req.email } : {}),
+          ...(req.acceptTos !== undefined ? { acceptTos: req.acceptTos } : {}),
+        }));
+      }
+      const cert = await engine.addCertificate({
+        names: req.names,
+        ...(req.keyType ? { keyType: req.keyType } : {}),
+        ...(req.challenge ? { challenge: req.challenge } : {}),
+        ...(req.servingPolicy ? { serving: req.servingPolicy } : {}),
+      });
+      return summary(await engine.issue(cert.name));
+    },
+
+    async renew({ name, force }) {
+      const [outcome] = await engine.renew({ id: name, force: force ?? false });
+      if (outcome?.action === 'failed') throw outcome.error;
+      return summary(outcome ? outcome.status : await engine.status(name));
+    },
+
+    async exportCertificate(req: ExportInput): Promise<ExportFile> {
+      const base = req.name.replace(/^wildcard_\./, 'wildcard.');
+      if (req.format === 'pem' || req.format === 'fullchain' || req.format === 'key') {
+        engine.certificate(req.name);
+        const src = (await engine.store.read(req.name, 'current')) ?? (await engine.store.read(req.name, 'next'));
+        if (!src) throw new HomeportError('export.nothing', `Certificate "${req.name}" has not been issued yet.`, { fix: 'Get it first with the wizard.' });
+        const text = req.format === 'pem' ? src.certPem : req.format === 'fullchain' ? src.fullchainPem : src.keyPem;
+        const suffix = req.format === 'pem' ? 'cert' : req.format;
+        return { filename: `${base}.${suffix}.pem`, mime: MIME[req.format], base64: Buffer.from(text).toString('base64') };
+      }
+      // PFX and zip are built by the engine's exporter into a private temporary file.
+      const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'homeport-export-'));
+      try {
+        const out = path.join(dir, `${base}.${req.format}`);
+        await engine.export(req.name, { format: req.format, out, ...(req.password ? { password: req.password } : {}) });
+        const bytes = await fs.readFile(out);
+        return { filename: path.basename(out), mime: MIME[req.format], base64: bytes.toString('base64') };
+      } finally {
+        await fs.rm(dir, { recursive: true, force: true });
+      }
+    },
+
+    async addRoute(req: RouteInput) {
+      const { addRoute } = await import('../engine/proxy/route-config.js');
+      await addRoute(engine.dataDir, { host: req.host, upstreams: req.upstreams, ...(req.pathPrefix ? { pathPrefix: req.pathPrefix } : {}) });
+      return routes();
+    },
+
+    async removeRoute({ host }) {
+      const { removeRoute } = await import('../engine/proxy/route-config.js');
+      await removeRoute(engine.dataDir, host);
+      return routes();
+    },
+
+    getSettings: settings,
+    updateSettings,
+  };
+}
+
+function version_(meta: StoredMeta, view: CertificateView): CertVersion {
+  const r = view.readiness?.serial === meta.serial ? view.readiness : undefined;
+  return {
+    serial: meta.serial,
+    issuer: meta.issuer,
+    ca: meta.ca,
+    notBefore: meta.notBefore,
+    notAfter: meta.notAfter,
+    ...(r ? { readyAt: r.readyAt === null ? null : new Date(r.readyAt).toISOString(), readyReason: r.reason } : {}),
+  };
+}
+
+async function ctView(certPem: string, chainPem: string): Promise<CertificateDetail['ct']> {
+  const [{ checkCertificate }, { certificatesFromFile }, { shippedLogList }] = await Promise.all([
+    import('../engine/ct/check.js'),
+    import('../engine/ct/x509.js'),
+    import('../engine/ct/snapshot.js'),
+  ]);
+  try {
+    const [leaf] = certificatesFromFile(certPem);
+    const chain = chainPem.trim() ? certificatesFromFile(chainPem) : [];
+    const v = checkCertificate(leaf!, chain, { logLists: { chrome: shippedLogList() }, at: Date.now(), marginMs: 0 });
+    return {
+      applicable: v.applicable,
+      scts: v.scts.map((s) => ({
+        logId: s.logId,
+        timestamp: new Date(s.timestamp).toISOString(),
+        signatureValid: s.signatureValid,
+        log: s.log ? { name: s.log.name, operator: s.log.operator, state: s.log.state ?? 'unknown' } : null,
+      })),
+      policies: v.applicable ? { chrome: v.policies.chrome, firefox: v.policies.firefox, apple: v.policies.apple } : null,
+      ...(v.applicable ? {} : { note: v.applicability }),
+    };
+  } catch (e) {
+    return { applicable: false, scts: [], policies: null, note: e instanceof HomeportError ? e.toLine() : `The certificate could not be read for CT: ${(e as Error).message}` };
+  }
+}
+
+function colonHex(hex: string): string {
+  return (hex.replace(/[^0-9a-f]/gi, '').toUpperCase().match(/../g) ?? []).join(':');
+}
+
+/** p50/p99 from the proxy's latency histogram: the upper bound of the bucket they fall in. */
+function percentiles(latency: number[]): { p50Ms?: number; p99Ms?: number } {
+  const total = latency.reduce((a, b) => a + b, 0);
+  if (total === 0) return {};
+  const at = (q: number) => {
+    let seen = 0;
+    for (const [i, n] of latency.entries()) {
+      seen += n;
+      if (seen >= q * total) return LATENCY_BUCKETS_MS[i] ?? LATENCY_BUCKETS_MS[LATENCY_BUCKETS_MS.length - 1]! * 2;
+    }
+    return undefined;
+  };
+  const p50 = at(0.5);
+  const p99 = at(0.99);
+  return { ...(p50 !== undefined ? { p50Ms: p50 } : {}), ...(p99 !== undefined ? { p99Ms: p99 } : {}) };
+}

@@ -1,0 +1,76 @@
+import { app, session, shell } from 'electron';
+import { defaultDataDir } from '../cli/options';
+import type { Overview } from '../api/contract';
+import { openRuntime, type Runtime } from '../api/runtime';
+import { setLaunchAtLogin } from './auto-launch';
+import { registerIpc } from './ipc';
+import { showNotice } from './notifications';
+import { handleAppProtocol, registerAppScheme } from './protocol';
+import { hardenContents, hardenSession } from './security';
+import { electronPrefsStore } from './settings-store';
+import { noticeFor } from './status';
+import { StatusTray } from './tray';
+import { setQuitting, showMainWindow } from './window';
+
+/**
+ * The Electron app: one instance, the engine in the main process, a window on the app://
+ * scheme, a tray icon that shows the certificates' state, and desktop notifications. Closing
+ * the window keeps Homeport running in the tray (the proxy keeps serving); Quit stops it.
+ */
+
+// Every renderer sandboxed, whatever a window's own settings say.
+app.enableSandbox();
+registerAppScheme();
+
+if (!app.requestSingleInstanceLock()) {
+  // A second launch just brings the first one's window forward (see 'second-instance').
+  app.quit();
+} else {
+  app.on('second-instance', () => showMainWindow());
+  app.on('web-contents-created', (_event, contents) => hardenContents(contents, (url) => void shell.openExternal(url)));
+  app.on('window-all-closed', () => {
+    // Stay in the tray: certificates renew and the proxy serves without a window.
+  });
+  app.whenReady().then(start, (e: unknown) => fatal(e));
+}
+
+let runtime: Runtime | undefined;
+let tray: StatusTray | undefined;
+
+async function start(): Promise<void> {
+  try {
+    const dataDir = process.env.HOMEPORT_DATA_DIR ?? defaultDataDir();
+    const prefs = await electronPrefsStore(dataDir);
+    runtime = await openRuntime({ dataDir, host: 'electron', prefs, setLaunchAtLogin });
+    hardenSession(session.defaultSession);
+    handleAppProtocol();
+    registerIpc(runtime.api);
+
+    tray = new StatusTray({ open: () => showMainWindow(), quit: () => app.quit() });
+    const refreshTray = async () => {
+      const result = await runtime!.api.call('overview', undefined);
+      if (result.ok) tray?.update(result.value as Overview);
+    };
+    runtime.api.onEvent(async (event) => {
+      if (event.type === 'progress') return;
+      void refreshTray();
+      const notice = noticeFor(event, (await prefs.get()).notify);
+      if (notice) showNotice(notice, () => showMainWindow(`#/cert/${encodeURIComponent(notice.name)}`));
+    });
+    await refreshTray();
+    if (!process.argv.includes('--hidden')) showMainWindow();
+  } catch (e) {
+    fatal(e);
+  }
+}
+
+app.on('before-quit', () => {
+  setQuitting();
+  tray?.destroy();
+  void runtime?.close();
+});
+
+function fatal(e: unknown): void {
+  process.stderr.write(`Homeport could not start: ${e instanceof Error ? e.message : String(e)}\n`);
+  app.exit(1);
+}
