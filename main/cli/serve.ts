@@ -1,10 +1,9 @@
 import { Command } from 'commander';
 import { availableParallelism } from 'node:os';
-import { addDataDirOption, addListenerOptions, type DataDirOptions } from './options';
+import { addCaOptions, addDataDirOption, addListenerOptions, addResolverOption } from './options';
+import type { EngineCliOptions } from './engine-options';
 
-interface ServeCliOptions extends DataDirOptions {
-  httpPort?: number;
-  httpsPort?: number;
+interface ServeCliOptions extends EngineCliOptions {
   workers?: number;
 }
 
@@ -16,43 +15,46 @@ function workerCount(value: string): number {
 }
 
 /**
- * `homeport serve`: the reverse proxy in front of the configured routes, with the
- * certificates in the data directory, until stopped (Ctrl-C drains open requests first).
+ * `homeport serve`: the engine and the HTTPS reverse proxy together, from the data
+ * directory's config: it issues what is missing, renews what is due, and proxies the routes
+ * until stopped (Ctrl-C lets open requests finish first).
  */
 export function register(program: Command): void {
   const cmd = program
     .command('serve')
-    .description('run the HTTPS reverse proxy for the configured routes (homeport route add …)')
+    .description('issue and renew the configured certificates and proxy the routes over HTTPS (homeport route add …)')
     .option('--workers <n|auto>', 'proxy processes: 1 (default) or "auto" for one per CPU', workerCount);
   addDataDirOption(cmd);
-  // Ports default to config.json's listeners, so no default here.
+  addCaOptions(cmd);
   addListenerOptions(cmd);
-  for (const o of cmd.options) if (o.long === '--http-port' || o.long === '--https-port') o.defaultValue = undefined;
-  cmd.action(async (opts: ServeCliOptions) => {
+  addResolverOption(cmd);
+  cmd.action(async (opts: ServeCliOptions, command: Command) => {
     const { fail, progress, printLine } = await import('./output.js');
     try {
+      const { engineOptions } = await import('./engine-options.js');
       const { startServing } = await import('../engine/proxy/serve.js');
       const { describeRoute } = await import('../engine/proxy/route-config.js');
+      const { dataDir, overrides } = engineOptions(opts, command);
       const serving = await startServing({
-        dataDir: opts.dataDir,
-        httpPort: opts.httpPort,
-        httpsPort: opts.httpsPort,
+        dataDir,
+        httpPort: overrides?.httpPort,
+        httpsPort: overrides?.httpsPort,
         workers: opts.workers,
         notice: (line) => progress(line),
+        engine: { overrides },
       });
-      const { loadConfig } = await import('../engine/config/file.js');
-      const routes = (await loadConfig(opts.dataDir)).routes;
-      printLine(`Homeport is serving on http :${serving.ports.httpPort} and https :${serving.ports.httpsPort} (${serving.settings.workers} process${serving.settings.workers === 1 ? '' : 'es'}).`);
-      if (routes.length === 0) printLine('No routes yet: add one with "homeport route add <host> <upstream-url>".');
-      for (const r of routes) {
+      const config = serving.engine!.config;
+      printLine(`Homeport is serving on http :${serving.ports.httpPort} and https :${serving.ports.httpsPort} (${serving.settings.workers} proxy process${serving.settings.workers === 1 ? '' : 'es'}).`);
+      if (config.routes.length === 0) printLine('No routes yet: add one with "homeport route add <host> <upstream-url>".');
+      for (const r of config.routes) {
         const covered = serving.certificates.contextFor(r.host) !== undefined;
-        printLine(`  ${describeRoute(r)}${covered ? '' : `   (no certificate yet: run "homeport issue ${r.host}")`}`);
+        printLine(`  ${describeRoute(r)}${covered ? '' : `   (no certificate yet: add one with "homeport issue ${r.host}")`}`);
       }
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) process.exit(130);
         stopping = true;
-        progress(`${signal}: finishing open requests (Ctrl-C again to quit at once)`);
+        progress(`${signal}: finishing open requests (press Ctrl-C again to quit at once)`);
         void serving.stop(10_000).then(() => process.exit(0));
       };
       process.on('SIGINT', () => stop('SIGINT'));

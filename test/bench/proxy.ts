@@ -4,6 +4,9 @@
  *
  *   node dist/test/bench/proxy.js [--duration 8] [--connections 50] [--workers N]
  *
+ * Each proxy runs as it would in production: nginx with one worker per CPU, caddy with its
+ * defaults, Homeport with `--workers N` proxy processes (default 1, its own default).
+ *
  * The upstream is a single-worker nginx answering 1 KiB; each proxy terminates TLS on
  * loopback and forwards to it with keep-alive. wrk measures HTTP/1.1 keep-alive throughput
  * and, with "Connection: close", full TLS handshakes per second. Memory is the proxy's RSS
@@ -76,7 +79,7 @@ async function main(): Promise<void> {
   for (const t of ['nginx', 'caddy', 'wrk', 'openssl']) requireTool(t);
   const duration = opt('duration', 8);
   const connections = opt('connections', 50);
-  const workers = opt('workers', os.availableParallelism());
+  const workers = opt('workers', 1);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'homeport-bench-'));
   const children: ChildProcess[] = [];
   const cleanup = () => {
@@ -110,7 +113,7 @@ async function main(): Promise<void> {
   const peers: Peer[] = [];
   const nginxPort = await freePort();
   peers.push(await startNginx(dir, 'nginx', children, `
-    worker_processes ${workers};
+    worker_processes auto;
     events { worker_connections 8192; }
     http {
       access_log off;
@@ -162,7 +165,7 @@ async function main(): Promise<void> {
   });
   peers.push({ name: 'homeport', port: hpPort, child: hp });
 
-  console.log(`proxy bench: ${os.cpus().length} CPUs, ${workers} workers/processes per proxy, wrk ${connections} connections, ${duration} s per run, 1 KiB responses`);
+  console.log(`proxy bench: ${os.cpus().length} CPUs (shared with wrk and the upstream), Homeport with ${workers} process${workers === 1 ? '' : 'es'}, wrk ${connections} connections, ${duration} s per run, 1 KiB responses`);
   const results: Record<string, { ka: WrkResult; hs: WrkResult; rssMb: number }> = {};
   for (const p of peers) {
     const url = `https://localhost:${p.port}/`;

@@ -122,7 +122,7 @@ export class RequestHandler {
   }
 
   private upstreamPath(route: CompiledRoute, target: UpstreamTarget, url: string): string {
-    let p = url === '*' ? '*' : url;
+    let p = url;
     const prefix = route.config.pathPrefix;
     if (route.config.stripPrefix && prefix && prefix !== '/') {
       p = p.slice(prefix.length);

@@ -9,6 +9,7 @@ import { CertificateTable, syncCertificatesFromStore } from './cert-source';
 import { BroadcastChallengeStore, ProxyCluster } from './cluster';
 import { Proxy } from './proxy';
 import type { RouteStats } from './stats';
+import type { Engine, EngineOptions } from '../engine';
 
 export interface ServeOptions {
   dataDir: string;
@@ -19,6 +20,11 @@ export interface ServeOptions {
   workers?: number;
   /** One-line notices (route reloads, certificate swaps, problems). */
   notice?: (line: string) => void;
+  /**
+   * Run the engine too (issue what is missing, renew what is due), with these options;
+   * its challenge answers are served by the proxy's listeners.
+   */
+  engine?: Omit<EngineOptions, 'challenges' | 'dataDir'>;
 }
 
 export interface Serving {
@@ -26,6 +32,7 @@ export interface Serving {
   certificates: CertificateTable;
   challenges: ChallengeStore;
   settings: ProxySettings;
+  engine?: Engine;
   stats(): Promise<RouteStats[]>;
   /** Re-reads config.json (routes) and the certificate store now. */
   reload(): Promise<void>;
@@ -79,6 +86,27 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   }
   const ports = await proxy.start();
 
+  let engine: Engine | undefined;
+  if (opts.engine) {
+    const { Engine } = await import('../engine.js');
+    try {
+      engine = await Engine.open({ ...opts.engine, dataDir: opts.dataDir, challenges });
+    } catch (e) {
+      await proxy.stop(0);
+      throw e;
+    }
+    // The engine's promotions reach the proxy at once; the store sync then knows them.
+    engine.onActivated((c) => {
+      certificates.activate({ id: c.id, certPem: c.certPem, chainPem: c.chainPem, keyPem: c.keyPem });
+      known.set(c.id, c.meta.serial);
+    });
+    engine.events.on('progress', (e) => notice(`${e.name}: ${e.step}`));
+    engine.events.on('cert:issued', (e) => notice(`${e.name}: issued by ${e.issuer} (serial ${e.serial}), valid until ${e.notAfter}`));
+    engine.events.on('cert:activated', (e) => notice(`${e.name}: now serving serial ${e.serial}`));
+    engine.events.on('cert:failed', (e) => notice(`${e.name}: ${e.message}${e.fix ? ` Fix: ${e.fix}` : ''}${e.retryAt ? ` (next try ${e.retryAt})` : ''}`));
+    await engine.start();
+  }
+
   const reloadRoutes = async () => {
     try {
       const next = await loadConfig(opts.dataDir);
@@ -108,6 +136,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     certificates,
     challenges,
     settings,
+    engine,
     stats: async () => proxy.stats(),
     reload: async () => {
       await reloadRoutes();
@@ -117,6 +146,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
       watcher?.close();
       clearTimeout(debounce);
       clearInterval(poll);
+      await engine?.close();
       await proxy.stop(drainMs);
       await closeLog?.();
     },
