@@ -1,0 +1,70 @@
+import { saveConfig } from '../../main/engine/config/file';
+import { ConfigSchema } from '../../main/engine/config/schema';
+import { filePrefsStore } from '../../main/api/prefs';
+import { openRuntime, type Runtime } from '../../main/api/runtime';
+import { startBind, type Bind } from '../helpers/bind';
+import { startPebble, type Pebble } from '../helpers/pebble';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/**
+ * The app's test world: a real Pebble (its challtestsrv answers 127.0.0.1 for every name, so
+ * Pebble validates http-01 against our listener) and a real BIND serving example.com the way
+ * the public internet would see it: names point at this host's public address, 203.0.113.10
+ * (a documentation address; the pre-flight is told it is ours, so no probe service is asked
+ * and nothing leaves loopback).
+ */
+export const PUBLIC_V4 = '203.0.113.10';
+
+export interface AppWorld {
+  pebble: Pebble;
+  bind: Bind;
+  /** Data directories made for this world; removed by stop(). */
+  dirs: string[];
+  stop(): Promise<void>;
+}
+
+export async function startAppWorld(): Promise<AppWorld> {
+  const [pebble, bind] = await Promise.all([
+    startPebble(),
+    startBind({
+      zones: [{ name: 'example.com', records: [`home IN A ${PUBLIC_V4}`, `www.home IN A ${PUBLIC_V4}`, `nas IN A ${PUBLIC_V4}`, 'nas IN AAAA 2001:db8::99'] }],
+    }),
+  ]);
+  const dirs: string[] = [];
+  return {
+    pebble,
+    bind,
+    dirs,
+    stop: async () => {
+      await Promise.all([pebble.stop(), bind.stop()]);
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A data directory whose config points at the world's CA, challenge ports and DNS. (Not
+ * helpers/tmp.ts: its after() hook, registered from a before() hook, would remove the
+ * directory as soon as that hook ends.)
+ */
+export async function worldDataDir(world: AppWorld, opts: { acceptTos?: boolean; email?: string | null } = {}): Promise<string> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'homeport-app-'));
+  world.dirs.push(dataDir);
+  await saveConfig(
+    dataDir,
+    ConfigSchema.parse({
+      ...(opts.email === null ? {} : { email: opts.email ?? 'ops@example.com' }),
+      acceptTos: opts.acceptTos ?? true,
+      cas: [{ ca: world.pebble.directoryUrl, caRoot: world.pebble.caRootFile }],
+      listeners: { httpPort: world.pebble.httpPort, httpsPort: world.pebble.tlsPort },
+      resolver: world.bind.address,
+    }),
+  );
+  return dataDir;
+}
+
+export function openTestRuntime(dataDir: string, host: 'headless' | 'electron' = 'headless'): Promise<Runtime> {
+  return openRuntime({ dataDir, host, prefs: filePrefsStore(dataDir), preflight: { publicIps: [PUBLIC_V4] } });
+}
