@@ -40,7 +40,7 @@ export function register(program: Command): void {
       const outcomes = await engine.renew({ id: name, force: opts.force, onProgress: (id, step) => progress(`${id}: ${step}`) });
       if (opts.wait) {
         for (const o of outcomes) {
-          if (o.action === 'issued' && o.status.resting) {
+          if ((o.action === 'issued' || o.action === 'resting') && o.status.resting) {
             progress(`${o.id}: waiting until it is ready: ${o.status.readiness?.reason ?? ''}`);
             await waitForActive(engine, o.id, o.status.resting.serial);
             o.status = await engine.status(o.id);

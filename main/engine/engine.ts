@@ -403,14 +403,13 @@ export class Engine {
   /** The issuer for a certificate, with challenge listeners around each issuance when no proxy answers. */
   private async issuerFor(cert: CertificateConfig): Promise<Issuer> {
     if (this.opts.issuer) return this.opts.issuer;
-    const acme = await this.acmeIssuer(cert);
-    if (this.opts.challenges) return acme;
-    const lease = this.listeners!;
+    if (this.opts.challenges) return this.acmeIssuer(cert);
     return {
       issue: async (req: IssueRequest) => {
-        const held = await lease.acquire(req.challenge);
+        const held = await this.lease().acquire(req.challenge);
         try {
-          return await acme.issue(req);
+          // Only challenges whose port could be bound are offered to the CA.
+          return await (await this.acmeIssuer(cert, held.canServe)).issue(req);
         } finally {
           await held.release();
         }
@@ -418,17 +417,26 @@ export class Engine {
     };
   }
 
-  /** One AcmeIssuer per DNS provider, kept for the engine's life (connections, accounts). */
-  private acmeIssuer(cert: CertificateConfig): Promise<AcmeIssuer> {
-    const key = cert.dnsProvider ?? '';
+  private challengeStore(): ChallengeStore {
+    if (!this.ownChallenges) {
+      const { ChallengeStore } = require('./acme/challenges') as typeof import('./acme/challenges');
+      this.ownChallenges = this.opts.challenges ?? new ChallengeStore();
+    }
+    return this.ownChallenges;
+  }
+
+  private lease(): ListenerLease {
+    return (this.listeners ??= new ListenerLease(this.challengeStore(), () => this.config.listeners));
+  }
+
+  /** One AcmeIssuer per DNS provider and set of usable challenges, kept for the engine's life (connections, accounts). */
+  private acmeIssuer(cert: CertificateConfig, canServe?: ChallengeType[]): Promise<AcmeIssuer> {
+    const key = `${cert.dnsProvider ?? ''}|${canServe?.join(',') ?? '*'}`;
     let issuer = this.issuers.get(key);
     if (!issuer) {
       issuer = (async () => {
         const { AcmeIssuer } = require('./acme/issuer') as typeof import('./acme/issuer');
-        const { ChallengeStore } = require('./acme/challenges') as typeof import('./acme/challenges');
         const config = this.config;
-        this.ownChallenges ??= this.opts.challenges ?? new ChallengeStore();
-        this.listeners ??= new ListenerLease(this.ownChallenges, () => this.config.listeners);
         let dnsProvider;
         if (cert.dnsProvider) {
           const { createDnsProvider } = require('./acme/dns') as typeof import('./acme/dns');
@@ -439,9 +447,10 @@ export class Engine {
           cas: config.cas,
           email: config.email,
           acceptTos: config.acceptTos,
-          challenges: this.ownChallenges,
+          challenges: this.challengeStore(),
           dnsProvider,
           resolver: config.resolver,
+          canServe,
         });
       })();
       issuer.catch(() => this.issuers.delete(key));
