@@ -120,7 +120,8 @@ export async function startHeadlessHost(opts: HeadlessOptions): Promise<Headless
         const raw = await readBody(req);
         input = raw.length === 0 ? undefined : JSON.parse(raw.toString('utf8'));
       } catch (e) {
-        return send(res, 400, JSON.stringify({ ok: false, error: { code: 'api.bad-request', message: (e as Error).message } }), 'application/json');
+        // The rest of an oversized body is not read: close the connection instead of reusing it.
+        return send(res, 400, JSON.stringify({ ok: false, error: { code: 'api.bad-request', message: (e as Error).message } }), 'application/json', { Connection: 'close' });
       }
       const result = await opts.api.call(method, input);
       return send(res, 200, JSON.stringify(result), 'application/json');
