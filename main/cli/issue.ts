@@ -55,8 +55,9 @@ export function register(program: Command): void {
         dnsProvider: opts.dnsProvider,
         serving: opts.serving,
       });
-      const view = await engine.issue(cert.name, { onProgress: (step) => progress(step) });
+      // Saved first, so a later `renew` or `serve` asks the same CA even if this attempt fails.
       await engine.persistOverrides();
+      const view = await engine.issue(cert.name, { onProgress: (step) => progress(step) });
       if (opts.wait && view.resting) {
         progress(`Waiting until it is ready: ${view.readiness?.reason ?? ''}`);
         await waitForActive(engine, cert.name, view.resting.serial);

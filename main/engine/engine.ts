@@ -100,7 +100,7 @@ export class Engine {
   private readonly lifecycle: Lifecycle;
   private readonly activation = new Set<(cert: ActiveCertificate) => void>();
   private readonly issuers = new Map<string, Promise<AcmeIssuer>>();
-  private readonly renewalTimers = new Map<string, Timer>();
+  private readonly renewalTimers = new Map<string, { timer: Timer; at: number }>();
   private readonly lastAutomatic = new Map<string, number>();
   private listeners?: ListenerLease;
   private ownChallenges?: ChallengeStore;
@@ -123,7 +123,7 @@ export class Engine {
       onActivated: (id, current) => {
         const active = { id, certPem: current.certPem, chainPem: current.chainPem, keyPem: current.keyPem, meta: current.meta };
         for (const fn of this.activation) fn(active);
-        if (this.started) void this.schedule(id);
+        if (this.started) void this.scheduleSoon(id);
       },
     });
   }
@@ -207,7 +207,7 @@ export class Engine {
   /** Takes a certificate out of the config; its files move to <data>/removed/. */
   async removeCertificate(id: string): Promise<void> {
     this.certificate(id);
-    this.renewalTimers.get(id)?.cancel();
+    this.renewalTimers.get(id)?.timer.cancel();
     await this.updateConfig((c) => ({ ...c, certificates: c.certificates.filter((x) => x.name !== id) }));
     const lock = await this.store.lock(id);
     try {
@@ -245,7 +245,7 @@ export class Engine {
     const active = status.active && (await this.store.read(id, 'current'));
     if (active) {
       const { planRenewal } = require('./acme/renewal') as typeof import('./acme/renewal');
-      const plan = planRenewal({ certPem: active.certPem, clock: this.clock, random: seeded(active.meta.serial) });
+      const plan = planRenewal({ certPem: active.certPem, clock: this.clock, random: this.opts.random ?? seeded(active.meta.serial) });
       view.renewal = { at: new Date(plan.renewAt).toISOString(), reason: plan.reason };
     }
     return view;
@@ -301,6 +301,12 @@ export class Engine {
     return current && { id, certPem: current.certPem, chainPem: current.chainPem, keyPem: current.keyPem, meta: current.meta };
   }
 
+  /** When the running engine (after start()) will next issue or renew `id` by itself, if planned. */
+  nextAttempt(id: string): Date | undefined {
+    const planned = this.renewalTimers.get(id);
+    return planned && new Date(planned.at);
+  }
+
   /** Every promotion, for the proxy's hot swap. Returns the unsubscribe function. */
   onActivated(fn: (cert: ActiveCertificate) => void): () => void {
     this.activation.add(fn);
@@ -331,14 +337,14 @@ export class Engine {
     this.started = true;
     for (const cert of this.config.certificates) {
       await this.lifecycle.settle(cert);
-      await this.schedule(cert.name);
+      await this.scheduleSoon(cert.name);
     }
   }
 
   async close(): Promise<void> {
     this.started = false;
     this.lifecycle.close();
-    for (const t of this.renewalTimers.values()) t.cancel();
+    for (const t of this.renewalTimers.values()) t.timer.cancel();
     this.renewalTimers.clear();
     for (const issuer of this.issuers.values()) await issuer.then((i) => i.close(), () => undefined);
     this.issuers.clear();
@@ -356,21 +362,32 @@ export class Engine {
     if (status.pending) return { at: later(now), reason: status.pending.reason, why: 'a renewal was asked for and has not finished', backoff };
     if (!status.active && !status.resting) return { at: later(now), reason: 'first', why: 'no certificate yet', backoff };
     if (!status.active) return { at: Infinity, reason: 'first', why: 'resting until ready', backoff: false };
-    const current = (await this.store.read(cert.name, 'current'))!;
+    const current = await this.store.read(cert.name, 'current');
+    if (!current) return { at: later(now), reason: 'first', why: 'no certificate yet', backoff };
     const { planRenewal } = require('./acme/renewal') as typeof import('./acme/renewal');
     let window;
-    try {
-      window = await (await this.acmeIssuer(cert)).renewalWindow(current.certPem, current.meta.ca);
-    } catch {
-      window = undefined; // no ARI (or the CA is unreachable): the lifetime rule decides
+    if (!this.opts.issuer) {
+      try {
+        window = await (await this.acmeIssuer(cert)).renewalWindow(current.certPem, current.meta.ca);
+      } catch {
+        window = undefined; // no ARI (or the CA is unreachable): the lifetime rule decides
+      }
     }
     const plan = planRenewal({ certPem: current.certPem, clock: this.clock, window, random: this.opts.random ?? seeded(current.meta.serial) });
     return { at: later(plan.renewAt), reason: 'due', why: plan.reason, backoff: backoff && retryAt! > plan.renewAt };
   }
 
+  /** schedule() whose failure is reported as an event instead of thrown (timer and activation callbacks). */
+  private scheduleSoon(id: string): Promise<void> {
+    return this.schedule(id).catch((e: unknown) => {
+      const err = toHomeportError(e);
+      this.events.emit('cert:failed', { name: id, code: err.code, message: `Could not plan the renewal: ${err.message}`, fix: err.fix });
+    });
+  }
+
   /** Arms the renewal timer of one certificate; each firing runs once, then re-plans from the new state. */
   private async schedule(id: string): Promise<void> {
-    this.renewalTimers.get(id)?.cancel();
+    this.renewalTimers.get(id)?.timer.cancel();
     this.renewalTimers.delete(id);
     if (!this.started) return;
     const cert = this.config.certificates.find((c) => c.name === id);
@@ -380,18 +397,15 @@ export class Engine {
     const due = await this.due(cert, status);
     if (!Number.isFinite(due.at)) return;
     const at = Math.max(due.at, (this.lastAutomatic.get(id) ?? -Infinity) + MIN_AUTOMATIC_GAP_MS);
-    this.renewalTimers.set(
-      id,
-      this.clock.at(at, () => {
-        this.renewalTimers.delete(id);
-        this.lastAutomatic.set(id, this.clock.now());
-        void this.lifecycle
-          .issue(cert, { reason: due.reason })
-          .catch(() => undefined) // recorded by the lifecycle and reported as cert:failed
-          .then(() => this.schedule(id))
-          .catch(() => undefined);
-      }),
-    );
+    const timer = this.clock.at(at, () => {
+      this.renewalTimers.delete(id);
+      this.lastAutomatic.set(id, this.clock.now());
+      void this.lifecycle
+        .issue(cert, { reason: due.reason })
+        .catch(() => undefined) // recorded by the lifecycle and reported as cert:failed
+        .then(() => this.scheduleSoon(id));
+    });
+    this.renewalTimers.set(id, { timer, at });
   }
 
   private retryAt(error: unknown, failures: number): number | undefined {
