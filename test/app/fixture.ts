@@ -49,7 +49,7 @@ export async function startAppWorld(): Promise<AppWorld> {
  * helpers/tmp.ts: its after() hook, registered from a before() hook, would remove the
  * directory as soon as that hook ends.)
  */
-export async function worldDataDir(world: AppWorld, opts: { acceptTos?: boolean; email?: string | null } = {}): Promise<string> {
+export async function worldDataDir(world: AppWorld, opts: { acceptTos?: boolean; email?: string | null; readinessMarginSeconds?: number } = {}): Promise<string> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'homeport-app-'));
   world.dirs.push(dataDir);
   await saveConfig(
@@ -60,6 +60,7 @@ export async function worldDataDir(world: AppWorld, opts: { acceptTos?: boolean;
       cas: [{ ca: world.pebble.directoryUrl, caRoot: world.pebble.caRootFile }],
       listeners: { httpPort: world.pebble.httpPort, httpsPort: world.pebble.tlsPort },
       resolver: world.bind.address,
+      ...(opts.readinessMarginSeconds !== undefined ? { readinessMarginSeconds: opts.readinessMarginSeconds } : {}),
     }),
   );
   return dataDir;
