@@ -255,8 +255,35 @@ export class Engine {
   async issue(id: string, opts: { onProgress?: (step: string) => void; signal?: AbortSignal } = {}): Promise<CertificateView> {
     const cert = this.certificate(id);
     const status = await this.lifecycle.status(id);
-    await this.lifecycle.issue(cert, { reason: status.active ? 'forced' : 'first', ...opts });
+    try {
+      await this.lifecycle.issue(cert, { reason: status.active ? 'forced' : 'first', ...opts });
+    } finally {
+      // A running engine retries a failure after its backoff and renews a success when due.
+      if (this.started) await this.scheduleSoon(id);
+    }
     return this.status(id);
+  }
+
+  /**
+   * Reads config.json again (another process, e.g. `homeport issue` or `route add`, changed it);
+   * a running engine settles and schedules certificates it did not know.
+   */
+  async reloadConfig(): Promise<Config> {
+    const before = new Set(this.saved.certificates.map((c) => c.name));
+    this.saved = await loadConfig(this.dataDir);
+    if (this.started) {
+      for (const cert of this.config.certificates) {
+        if (before.has(cert.name)) continue;
+        await this.lifecycle.settle(cert);
+        await this.scheduleSoon(cert.name);
+      }
+      for (const id of before) {
+        if (this.config.certificates.some((c) => c.name === id)) continue;
+        this.renewalTimers.get(id)?.timer.cancel();
+        this.renewalTimers.delete(id);
+      }
+    }
+    return this.config;
   }
 
   /**
@@ -291,6 +318,7 @@ export class Engine {
       } catch (e) {
         outcomes.push({ id, action: 'failed', status: await this.status(id), error: toHomeportError(e) });
       }
+      if (this.started) await this.scheduleSoon(id);
     }
     return outcomes;
   }

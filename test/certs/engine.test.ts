@@ -134,3 +134,18 @@ test('certificate ids are safe directory names', () => {
   assert.equal(certIdFor('*.example.com'), 'wildcard_.example.com');
   assert.equal(certIdFor('Home.Example.COM'), 'home.example.com');
 });
+
+test('a running engine picks up certificates another process added, after reloadConfig()', async () => {
+  const { clock, engine, ca } = await setup();
+  await engine.start();
+  const other = await Engine.open({ dataDir: engine.dataDir, clock, issuer: ca });
+  await other.addCertificate({ names: ['later.example'] });
+  assert.equal(engine.nextAttempt('later.example'), undefined);
+  await engine.reloadConfig();
+  assert.equal(engine.nextAttempt('later.example')?.getTime(), clock.now(), 'issued at once');
+  const activated = next(engine, 'cert:activated');
+  clock.advance(0);
+  assert.equal((await activated).name, 'later.example');
+  await engine.close();
+  await other.close();
+});
