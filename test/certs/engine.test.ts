@@ -1,4 +1,6 @@
 import { test } from 'node:test';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import * as assert from 'node:assert/strict';
 import { ManualClock } from '../../main/engine/clock';
 import { Engine, certIdFor, type ActiveCertificate } from '../../main/engine/engine';
@@ -148,4 +150,19 @@ test('a running engine picks up certificates another process added, after reload
   assert.equal((await activated).name, 'later.example');
   await engine.close();
   await other.close();
+});
+
+test('removing a certificate takes it out of config and moves its files out of certs/', async () => {
+  const { engine } = await setup();
+  await engine.addCertificate({ names: ['gone.example'] });
+  await engine.renew();
+  assert.ok(await engine.activeCertificate('gone.example'));
+  await engine.removeCertificate('gone.example');
+  assert.deepEqual(engine.config.certificates, []);
+  assert.equal(await engine.activeCertificate('gone.example'), undefined);
+  const removed = await fs.readdir(path.join(engine.dataDir, 'removed'));
+  assert.equal(removed.length, 1);
+  assert.ok(removed[0]!.startsWith('gone.example-'));
+  assert.ok(await fs.stat(path.join(engine.dataDir, 'removed', removed[0]!, 'current', 'key.pem')));
+  await engine.close();
 });

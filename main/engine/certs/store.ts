@@ -64,16 +64,6 @@ export class CertStore {
     return path.join(this.root, id);
   }
 
-  async ids(): Promise<string[]> {
-    try {
-      const entries = await fs.readdir(this.root, { withFileTypes: true });
-      return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw fsError(e, this.root);
-    }
-  }
-
   /** Takes the certificate's cross-process lock (fails at once if a live process holds it). */
   lock(id: string, waitMs = 0): Promise<Lock> {
     return acquireLock(path.join(this.dir(id), 'lock'), { what: `certificate "${id}"`, waitMs });
