@@ -3,6 +3,7 @@ import { errorBox, startCountdownTimer, type Ctx } from './app.js';
 import { createClient } from './client.js';
 import { h, mount } from './dom.js';
 import { applyTheme } from './theme.js';
+import { pendingReadiness } from './views/common.js';
 import { dashboard } from './views/dashboard.js';
 import { detail } from './views/detail.js';
 import { settings } from './views/settings.js';
@@ -68,7 +69,8 @@ function render(): void {
 function updatePill(): void {
   const certs = overview.certificates;
   const bad = certs.filter((c) => c.state === 'failed' || c.state === 'blocked').length;
-  const waiting = certs.filter((c) => c.state === 'resting' || c.state === 'issuing' || c.state === 'checking').length;
+  const now = Date.now();
+  const waiting = certs.filter((c) => ['resting', 'issuing', 'checking'].includes(c.state) || pendingReadiness(c, now)).length;
   const [tone, text] = bad > 0 ? ['bad', `${bad} need${bad === 1 ? 's' : ''} attention`] : waiting > 0 ? ['wait', `${waiting} in progress`] : certs.length > 0 ? ['good', 'All good'] : ['neutral', 'Not set up'];
   pill.className = `pill ${tone}`;
   pill.textContent = text;

@@ -8,10 +8,10 @@ export interface TimelineInput {
 }
 
 const W = 640;
-const H = 132;
+const H = 142;
 const X0 = 28;
 const X1 = W - 28;
-const Y = 70;
+const Y = 66;
 
 /**
  * issued → SCT timestamps → ready for every browser → now, on one line. When "now" is far
@@ -65,10 +65,13 @@ export function timeline(input: TimelineInput): SVGElement {
     svg.append(s('text', { x: x(last), y: Y - 22, 'text-anchor': 'middle', class: 'label' }, `${input.scts.length} SCT${input.scts.length === 1 ? '' : 's'}`));
   }
   if (ready !== undefined) mark(ready, 'ready', 'Every browser', time(new Date(ready).toISOString()), true);
+  // "now" sits above the line unless the ready label is there, else below (under "Issued" if needed).
   const nowCx = broken ? X1 : x(input.now);
+  const near = (t: number | undefined) => t !== undefined && Math.abs(nowCx - x(t)) < 90;
+  const nowY = !near(ready) && !(input.scts.length > 0 && near(Math.max(...sctTimes))) ? Y - 40 : near(issued) ? Y + 64 : Y + 34;
   svg.append(
-    s('line', { x1: nowCx, y1: Y - 34, x2: nowCx, y2: Y + 18, class: 'now-line' }),
-    s('text', { x: nowCx, y: Y + 34, 'text-anchor': broken ? 'end' : 'middle', class: 'label now' }, 'now'),
+    s('line', { x1: nowCx, y1: Math.min(Y - 12, nowY + 4), x2: nowCx, y2: Math.max(Y + 12, nowY - 12), class: 'now-line' }),
+    s('text', { x: nowCx, y: nowY, 'text-anchor': broken ? 'end' : 'middle', class: 'label now' }, 'now'),
   );
   return svg;
 }

@@ -7,12 +7,16 @@ import type { Prefs } from '../api/prefs';
  */
 export type TrayTone = 'good' | 'wait' | 'bad' | 'idle';
 
-/** good = every certificate active and ready; wait = one is issuing or resting; bad = one failed or blocked. */
-export function trayTone(overview: Pick<Overview, 'certificates'>): { tone: TrayTone; text: string } {
+/**
+ * good = every certificate active and accepted by every browser; wait = one is being issued,
+ * rests, or is served before every browser accepts it; bad = one failed or is blocked.
+ */
+export function trayTone(overview: Pick<Overview, 'certificates'>, now = Date.now()): { tone: TrayTone; text: string } {
   const certs = overview.certificates;
   const bad = certs.filter((c) => c.state === 'failed' || c.state === 'blocked');
   if (bad.length > 0) return { tone: 'bad', text: `${bad.map((c) => c.name).join(', ')} need${bad.length === 1 ? 's' : ''} attention` };
-  const busy = certs.filter((c) => c.state === 'resting' || c.state === 'issuing' || c.state === 'checking');
+  const notYetReady = (at: string | null | undefined) => typeof at === 'string' && Date.parse(at) > now;
+  const busy = certs.filter((c) => ['resting', 'issuing', 'checking'].includes(c.state) || notYetReady(c.current?.readyAt));
   if (busy.length > 0) return { tone: 'wait', text: `${busy.length} certificate${busy.length === 1 ? '' : 's'} in progress` };
   if (certs.length === 0) return { tone: 'idle', text: 'No certificates yet' };
   return { tone: 'good', text: `${certs.length} certificate${certs.length === 1 ? '' : 's'}, all good` };

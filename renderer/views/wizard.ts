@@ -1,4 +1,4 @@
-import type { ChallengeType, CheckStatus, PreflightReport, ServingPolicy } from '../../main/api/contract';
+import type { ChallengeType, CheckStatus, PreflightCheck, PreflightReport, ServingPolicy } from '../../main/api/contract';
 import { errorBox, type Ctx } from '../app.js';
 import { h, mount } from '../dom.js';
 import { icon } from './common.js';
@@ -50,6 +50,18 @@ export function wizard(ctx: Ctx): HTMLElement {
     input.focus();
   };
 
+  const checkItem = (c: PreflightCheck) =>
+    h('li', { class: `check ${c.status}`, 'data-check': c.id },
+      icon(STATUS_ICON[c.status]),
+      h('div', {},
+        h('p', {}, c.summary),
+        c.fix && c.status !== 'pass' ? h('p', { class: 'fix' }, c.fix) : null,
+        c.evidence.length > 0
+          ? h('details', { class: 'evidence' }, h('summary', {}, 'Evidence'), h('pre', {}, c.evidence.join('\n')))
+          : null,
+      ),
+    );
+
   const checksStep = (names: string[], report: PreflightReport) => {
     at('checks');
     const ready = report.verdict === 'ready';
@@ -59,21 +71,20 @@ export function wizard(ctx: Ctx): HTMLElement {
           h('strong', {}, ready ? 'Ready to issue.' : 'Not yet: fix what is marked below first.'),
           ready && report.recommendedChallenge ? h('p', {}, `Homeport will prove control with ${CHALLENGE_TEXT[report.recommendedChallenge]}.`) : null,
         ),
-        report.names.map((n) =>
-          h('section', { class: 'check-group' },
+        report.names.map((n) => {
+          // Problems first; what passed (or was skipped) folds away unless everything did.
+          const problems = n.checks.filter((c) => c.status === 'fail' || c.status === 'warn').sort((a, b) => (a.status === b.status ? 0 : a.status === 'fail' ? -1 : 1));
+          const rest = n.checks.filter((c) => !problems.includes(c));
+          return h('section', { class: 'check-group', 'data-name': n.name },
             h('h3', {}, n.name),
-            h('ul', { class: 'checks' }, n.checks.map((c) =>
-              h('li', { class: `check ${c.status}`, 'data-check': c.id },
-                icon(STATUS_ICON[c.status]),
-                h('div', {},
-                  h('p', {}, c.summary),
-                  c.fix && c.status !== 'pass' ? h('p', { class: 'fix' }, c.fix) : null,
-                  c.evidence.length > 0
-                    ? h('details', { class: 'evidence' }, h('summary', {}, 'Evidence'), h('pre', {}, c.evidence.join('\n')))
-                    : null,
-                ),
-              ))),
-          )),
+            problems.length > 0 ? h('ul', { class: 'checks' }, problems.map(checkItem)) : null,
+            rest.length > 0
+              ? h('details', { class: 'passed', open: problems.length === 0 },
+                  h('summary', {}, `${rest.filter((c) => c.status === 'pass').length} checks passed` + (rest.some((c) => c.status === 'skip') ? `, ${rest.filter((c) => c.status === 'skip').length} not run` : '')),
+                  h('ul', { class: 'checks' }, rest.map(checkItem)))
+              : null,
+          );
+        }),
         h('div', { class: 'actions' },
           h('button', { onclick: () => namesStep(names.join(', ')) }, 'Back'),
           h('button', { class: 'primary', disabled: !ready, onclick: () => issueStep(names, report.recommendedChallenge) }, 'Continue'),

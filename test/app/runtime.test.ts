@@ -37,6 +37,10 @@ test('the tray tone and text follow the worst certificate', () => {
   assert.deepEqual(trayTone({ certificates: [cert('a.example.com', 'active'), cert('b.example.com', 'active')] }), { tone: 'good', text: '2 certificates, all good' });
   assert.deepEqual(trayTone({ certificates: [cert('a.example.com', 'active'), cert('b.example.com', 'resting')] }), { tone: 'wait', text: '1 certificate in progress' });
   assert.deepEqual(trayTone({ certificates: [cert('a.example.com', 'failed'), cert('b.example.com', 'resting')] }), { tone: 'bad', text: 'a.example.com needs attention' });
+  // Served before every browser accepts it (serve-now): still in progress until readyAt.
+  const servedEarly = { ...cert('c.example.com', 'active'), current: { serial: '01', issuer: 'R11', ca: 'letsencrypt', notBefore: '2026-01-01T00:00:00Z', notAfter: '2026-04-01T00:00:00Z', readyAt: '2026-01-01T00:00:10Z' } };
+  assert.equal(trayTone({ certificates: [servedEarly] }, Date.parse('2026-01-01T00:00:05Z')).tone, 'wait');
+  assert.equal(trayTone({ certificates: [servedEarly] }, Date.parse('2026-01-01T00:00:10Z')).tone, 'good');
 });
 
 test('desktop notices: ct-ready, failures with their fix, DNS drift; each can be turned off', () => {
