@@ -149,3 +149,18 @@ test('two takers of one stale lock: exactly one wins', async () => {
   assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
   assert.equal((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason.code, 'certs.locked');
 });
+
+test('a lock whose pid now belongs to another process (reused after a crash or reboot) is stale', { skip: process.platform !== 'linux' && 'start times and boot ids are read from /proc' }, async () => {
+  const dir = tmpDir();
+  const lockFile = path.join(dir, 'lock');
+  // pid 1 is alive, but not the process that wrote these locks.
+  for (const stale of [{ start: '1' }, { boot: 'an-earlier-boot' }]) {
+    await fs.writeFile(lockFile, JSON.stringify({ pid: 1, nonce: 'old', since: '', ...stale }));
+    const lock = await acquireLock(lockFile, { what: 'x' });
+    assert.equal(JSON.parse(await fs.readFile(lockFile, 'utf8')).pid, process.pid);
+    await lock.release();
+  }
+  // Without those facts a live pid keeps the lock.
+  await fs.writeFile(lockFile, JSON.stringify({ pid: 1, nonce: 'old', since: '' }));
+  await assert.rejects(acquireLock(lockFile, { what: 'x' }), /pid 1\b/);
+});

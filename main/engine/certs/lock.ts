@@ -1,4 +1,4 @@
-import { promises as fs, constants } from 'node:fs';
+import { promises as fs, constants, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { HomeportError } from '../errors';
@@ -18,6 +18,9 @@ interface Owner {
   pid: number;
   nonce: string;
   since: string;
+  /** Linux: the boot and the process start time, so a pid reused after a crash or reboot is not taken for the owner. */
+  boot?: string;
+  start?: string;
 }
 
 export interface LockOptions {
@@ -29,7 +32,7 @@ export interface LockOptions {
 
 export async function acquireLock(file: string, opts: LockOptions): Promise<Lock> {
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const me: Owner = { pid: process.pid, nonce: randomBytes(8).toString('hex'), since: new Date().toISOString() };
+  const me = self();
   const deadline = Date.now() + (opts.waitMs ?? 0);
   for (;;) {
     if (await tryCreate(file, me)) return makeLock(file, me);
@@ -40,7 +43,7 @@ export async function acquireLock(file: string, opts: LockOptions): Promise<Lock
       await new Promise((r) => setTimeout(r, 20));
       continue;
     }
-    if (holder === undefined || !isAlive(holder.pid)) {
+    if (holder === undefined || !isAlive(holder)) {
       await takeOver(file, holder);
       continue;
     }
@@ -97,9 +100,21 @@ async function youngerThan(file: string, ms: number): Promise<boolean> {
   }
 }
 
-function isAlive(pid: number): boolean {
+function self(): Owner {
+  return {
+    pid: process.pid,
+    nonce: randomBytes(8).toString('hex'),
+    since: new Date().toISOString(),
+    boot: bootId(),
+    start: processStart(process.pid),
+  };
+}
+
+function isAlive(owner: Owner): boolean {
+  if (owner.boot && owner.boot !== bootId()) return false;
+  if (owner.start && owner.start !== processStart(owner.pid)) return false;
   try {
-    process.kill(pid, 0);
+    process.kill(owner.pid, 0);
     return true;
   } catch (e) {
     // EPERM: the process exists but belongs to someone else; it is alive.
@@ -107,13 +122,31 @@ function isAlive(pid: number): boolean {
   }
 }
 
+function bootId(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot); the name field may hold spaces. */
+function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
 async function takeOver(file: string, stale: Owner | undefined): Promise<void> {
   const guardFile = `${file}.takeover`;
-  const me: Owner = { pid: process.pid, nonce: randomBytes(8).toString('hex'), since: new Date().toISOString() };
+  const me = self();
   if (!(await tryCreate(guardFile, me))) {
     const guard = await readOwner(guardFile);
     // A takeover guard left by a process that died mid-takeover is itself stale.
-    if (guard !== 'gone' && (guard === undefined || !isAlive(guard.pid))) await fs.rm(guardFile, { force: true });
+    if (guard !== 'gone' && (guard === undefined || !isAlive(guard))) await fs.rm(guardFile, { force: true });
     await new Promise((r) => setTimeout(r, 10));
     return;
   }

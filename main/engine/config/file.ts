@@ -27,6 +27,7 @@ export async function loadConfig(dataDir: string): Promise<Config> {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return defaultConfig();
+    if (code === 'ENOTDIR') throw fsError(e, dataDir);
     throw new HomeportError('config.unreadable', `Cannot read ${file} (${code ?? String(e)}).`, {
       fix: `Check that this user may read ${file}.`,
       cause: e,
