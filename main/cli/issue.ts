@@ -58,7 +58,7 @@ export function register(program: Command): void {
       // Saved first, so a later `renew` or `serve` asks the same CA even if this attempt fails.
       await engine.persistOverrides();
       const view = await engine.issue(cert.name, { onProgress: (step) => progress(step) });
-      if (opts.wait && view.resting) {
+      if (opts.wait && view.resting && view.readiness?.readyAt != null) {
         progress(`Waiting until it is ready: ${view.readiness?.reason ?? ''}`);
         await waitForActive(engine, cert.name, view.resting.serial);
       }

@@ -40,7 +40,8 @@ export function register(program: Command): void {
       const outcomes = await engine.renew({ id: name, force: opts.force, onProgress: (id, step) => progress(`${id}: ${step}`) });
       if (opts.wait) {
         for (const o of outcomes) {
-          if ((o.action === 'issued' || o.action === 'resting') && o.status.resting) {
+          // A certificate the gate says will never be ready (readyAt null) is not waited for; its reason is printed.
+          if ((o.action === 'issued' || o.action === 'resting') && o.status.resting && o.status.readiness?.readyAt != null) {
             progress(`${o.id}: waiting until it is ready: ${o.status.readiness?.reason ?? ''}`);
             await waitForActive(engine, o.id, o.status.resting.serial);
             o.status = await engine.status(o.id);
