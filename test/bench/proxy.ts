@@ -5,7 +5,8 @@
  *   node dist/test/bench/proxy.js [--duration 8] [--connections 50] [--workers N]
  *
  * Each proxy runs as it would in production: nginx with one worker per CPU, caddy with its
- * defaults, Homeport with `--workers N` proxy processes (default 1, its own default).
+ * defaults, Homeport with one process (its default) and with `--workers N` proxy processes
+ * (default: one per CPU, `homeport serve --workers auto`).
  *
  * The upstream is a single-worker nginx answering 1 KiB; each proxy terminates TLS on
  * loopback and forwards to it with keep-alive. wrk measures HTTP/1.1 keep-alive throughput
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
   for (const t of ['nginx', 'caddy', 'wrk', 'openssl']) requireTool(t);
   const duration = opt('duration', 8);
   const connections = opt('connections', 50);
-  const workers = opt('workers', 1);
+  const workers = opt('workers', os.availableParallelism());
   const dir = mkdtempSync(path.join(os.tmpdir(), 'homeport-bench-'));
   const children: ChildProcess[] = [];
   const cleanup = () => {
@@ -154,18 +155,21 @@ async function main(): Promise<void> {
   await waitForPort(caddyPort);
   peers.push({ name: 'caddy', port: caddyPort, child: caddy });
 
-  const hpPort = await freePort();
-  const serveFile = path.join(dir, 'homeport.json');
-  writeFileSync(serveFile, JSON.stringify({ port: hpPort, upstream: `http://127.0.0.1:${upPort}`, certFile, keyFile, workers } satisfies ServeConfig));
-  const hp = spawn(process.execPath, [__filename, '--serve', serveFile], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  children.push(hp);
-  await new Promise<void>((resolve, reject) => {
-    hp.once('message', () => resolve());
-    hp.once('exit', (code) => reject(new Error(`homeport exited with ${code}`)));
-  });
-  peers.push({ name: 'homeport', port: hpPort, child: hp });
+  for (const [name, n] of [['homeport', 1], [`homeport ×${workers}`, workers]] as const) {
+    if (name !== 'homeport' && n === 1) continue;
+    const hpPort = await freePort();
+    const serveFile = path.join(dir, `homeport-${n}.json`);
+    writeFileSync(serveFile, JSON.stringify({ port: hpPort, upstream: `http://127.0.0.1:${upPort}`, certFile, keyFile, workers: n } satisfies ServeConfig));
+    const hp = spawn(process.execPath, [__filename, '--serve', serveFile], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    children.push(hp);
+    await new Promise<void>((resolve, reject) => {
+      hp.once('message', () => resolve());
+      hp.once('exit', (code) => reject(new Error(`homeport exited with ${code}`)));
+    });
+    peers.push({ name, port: hpPort, child: hp });
+  }
 
-  console.log(`proxy bench: ${os.cpus().length} CPUs (shared with wrk and the upstream), Homeport with ${workers} process${workers === 1 ? '' : 'es'}, wrk ${connections} connections, ${duration} s per run, 1 KiB responses`);
+  console.log(`proxy bench: ${os.cpus().length} CPUs (shared with wrk and the upstream), wrk ${connections} connections, ${duration} s per run, 1 KiB responses`);
   const results: Record<string, { ka: WrkResult; hs: WrkResult; rssMb: number }> = {};
   for (const p of peers) {
     const url = `https://localhost:${p.port}/`;
@@ -176,7 +180,6 @@ async function main(): Promise<void> {
     results[p.name] = { ka, hs, rssMb };
     console.log(`  ${p.name}: ${ka.rps.toFixed(0)} req/s (p50 ${ka.p50.toFixed(2)} ms, p99 ${ka.p99.toFixed(2)} ms), ${hs.rps.toFixed(0)} handshakes/s, ${rssMb.toFixed(0)} MB at 1,000 connections`);
   }
-  const h = results.homeport!;
   const row = (name: string) => {
     const r = results[name]!;
     return `| ${name} | ${r.ka.rps.toFixed(0)} | ${r.ka.p50.toFixed(2)} | ${r.ka.p99.toFixed(2)} | ${r.hs.rps.toFixed(0)} | ${r.rssMb.toFixed(0)} |`;
@@ -185,9 +188,14 @@ async function main(): Promise<void> {
   console.log('|---|---|---|---|---|---|');
   for (const p of peers) console.log(row(p.name));
   const ratio = (a: number, b: number) => (b ? (a / b).toFixed(2) : 'n/a');
-  console.log(`\nhomeport/caddy: req/s ${ratio(h.ka.rps, results.caddy!.ka.rps)}×, p99 ${ratio(h.ka.p99, results.caddy!.ka.p99)}×, handshakes ${ratio(h.hs.rps, results.caddy!.hs.rps)}×`);
-  console.log(`homeport/nginx: req/s ${ratio(h.ka.rps, results.nginx!.ka.rps)}×, p99 ${ratio(h.ka.p99, results.nginx!.ka.p99)}×, handshakes ${ratio(h.hs.rps, results.nginx!.hs.rps)}×`);
-  console.log(`goals: req/s ≥1.0× caddy ${h.ka.rps >= results.caddy!.ka.rps ? 'met' : 'NOT met'}; p99 ≤ caddy ${h.ka.p99 <= results.caddy!.ka.p99 ? 'met' : 'NOT met'}; handshakes ≥0.8× nginx ${h.hs.rps >= 0.8 * results.nginx!.hs.rps ? 'met' : 'NOT met'}; <150 MB ${h.rssMb < 150 ? 'met' : 'NOT met'}`);
+  const c = results.caddy!;
+  const x = results.nginx!;
+  for (const name of Object.keys(results).filter((n) => n.startsWith('homeport'))) {
+    const h = results[name]!;
+    console.log(`\n${name}/caddy: req/s ${ratio(h.ka.rps, c.ka.rps)}×, p99 ${ratio(h.ka.p99, c.ka.p99)}×, handshakes ${ratio(h.hs.rps, c.hs.rps)}×`);
+    console.log(`${name}/nginx: req/s ${ratio(h.ka.rps, x.ka.rps)}×, p99 ${ratio(h.ka.p99, x.ka.p99)}×, handshakes ${ratio(h.hs.rps, x.hs.rps)}×`);
+    console.log(`${name} goals: req/s ≥1.0× caddy ${h.ka.rps >= c.ka.rps ? 'met' : 'NOT met'}; p99 ≤ caddy ${h.ka.p99 <= c.ka.p99 ? 'met' : 'NOT met'}; handshakes ≥0.8× nginx ${h.hs.rps >= 0.8 * x.hs.rps ? 'met' : 'NOT met'}; <150 MB ${h.rssMb < 150 ? 'met' : 'NOT met'}`);
+  }
   for (const e of Object.entries(results)) if (e[1].ka.errors || e[1].hs.errors) console.log(`note: ${e[0]} had socket errors (${e[1].ka.errors} keep-alive, ${e[1].hs.errors} handshake)`);
   cleanup();
   rmSync(dir, { recursive: true, force: true });
