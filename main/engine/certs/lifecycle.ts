@@ -235,66 +235,66 @@ export class Lifecycle {
     return this.status(id);
   }
 
-  /** Promotes a resting successor when it is ready (or may be served early), else arms its timer. */
+  /**
+   * Under the certificate's lock: promotes a resting successor when it is ready (or may be
+   * served early), else arms its timer; announces the ready moment of a certificate served
+   * early. Events go out after the lock is released.
+   */
   private async judge(id: string, serving: ServingPolicy): Promise<void> {
-    const { store, clock } = this.deps;
-    const [record, next, current] = await Promise.all([this.record(id), store.read(id, 'next'), store.read(id, 'current')]);
-    if (next) {
-      let readiness = record.readiness;
-      if (readiness?.serial !== next.meta.serial) {
-        const verdict = await this.deps.gate({ certPem: next.certPem, chainPem: next.chainPem, firstIssuance: !current });
-        readiness = { serial: next.meta.serial, readyAt: verdict.readyAt, reason: verdict.reason };
-        await this.transition(id, { ...record, state: 'resting', readiness });
-      }
-      const now = clock.now();
-      const ready = readiness.readyAt !== null && readiness.readyAt <= now;
-      if (ready || (!current && servesEarly(serving, readiness.readyAt, now))) {
-        await this.promote(id, serving);
-      } else if (readiness.readyAt !== null) {
-        this.arm(id, readiness.readyAt, () => this.serialize(id, () => this.judge(id, serving)));
-      }
-      return;
-    }
-    // Served before it was ready (serve-now): announce the ready moment when it comes.
-    const r = record.readiness;
-    if (current && r && r.serial === current.meta.serial && !r.announced && r.readyAt !== null) {
-      if (r.readyAt <= clock.now()) await this.announce(id, r);
-      else this.arm(id, r.readyAt, () => this.serialize(id, () => this.judge(id, serving)));
-    }
-  }
-
-  private async promote(id: string, serving: ServingPolicy): Promise<void> {
     const { store, clock, events } = this.deps;
+    const again = () => this.serialize(id, () => this.judge(id, serving));
     let lock;
     try {
       lock = await store.lock(id, PROMOTE_LOCK_WAIT_MS);
     } catch (e) {
       // Another process is busy with this certificate; look again a little later.
       if (isHomeportError(e) && e.code === 'certs.locked') {
-        this.arm(id, clock.now() + PROMOTE_RETRY_MS, () => this.serialize(id, () => this.judge(id, serving)));
+        this.arm(id, clock.now() + PROMOTE_RETRY_MS, again);
         return;
       }
       throw e;
     }
-    let promoted;
+    let activated: { current: StoredCert; previous?: StoredMeta } | undefined;
+    let ready: ReadinessRecord | undefined;
     try {
       await store.recover(id);
-      if (!(await store.read(id, 'next'))) return;
-      promoted = await store.promote(id);
-      const record = await this.record(id);
-      await this.transition(id, { ...record, state: 'active', since: new Date(clock.now()).toISOString(), pending: undefined, failure: undefined });
+      let [record, next, current] = await Promise.all([this.record(id), store.read(id, 'next'), store.read(id, 'current')]);
+      if (next) {
+        let readiness = record.readiness;
+        if (readiness?.serial !== next.meta.serial) {
+          const verdict = await this.deps.gate({ certPem: next.certPem, chainPem: next.chainPem, firstIssuance: !current });
+          readiness = { serial: next.meta.serial, readyAt: verdict.readyAt, reason: verdict.reason };
+          record = await this.transition(id, { ...record, state: 'resting', readiness });
+        }
+        const now = clock.now();
+        const isReady = readiness.readyAt !== null && readiness.readyAt <= now;
+        if (isReady || (!current && servesEarly(serving, readiness.readyAt, now))) {
+          activated = await store.promote(id);
+          current = activated.current;
+          record = await this.transition(id, { ...record, state: 'active', pending: undefined, failure: undefined });
+        } else {
+          if (readiness.readyAt !== null) this.arm(id, readiness.readyAt, again);
+          return;
+        }
+      }
+      const r = record.readiness;
+      if (current && r && r.serial === current.meta.serial && !r.announced && r.readyAt !== null) {
+        if (r.readyAt <= clock.now()) {
+          await store.writeJson(id, RECORD, { ...record, readiness: { ...r, announced: true } });
+          ready = r;
+        } else {
+          // Served before it was ready (serve-now): announce the ready moment when it comes.
+          this.arm(id, r.readyAt, again);
+        }
+      }
     } finally {
       await lock.release();
     }
-    events.emit('cert:activated', { name: id, serial: promoted.current.meta.serial, previousSerial: promoted.previous?.serial });
-    this.deps.onActivated?.(id, promoted.current, promoted.previous);
-    await this.judge(id, serving);
-  }
-
-  private async announce(id: string, r: ReadinessRecord): Promise<void> {
-    const record = await this.record(id);
-    await this.deps.store.writeJson(id, RECORD, { ...record, readiness: { ...r, announced: true } });
-    this.deps.events.emit('cert:ct-ready', { name: id, serial: r.serial, readyAt: new Date(r.readyAt!).toISOString() });
+    if (activated) {
+      events.emit('cert:activated', { name: id, serial: activated.current.meta.serial, previousSerial: activated.previous?.serial });
+      this.deps.onActivated?.(id, activated.current, activated.previous);
+    }
+    if (ready) events.emit('cert:ct-ready', { name: id, serial: ready.serial, readyAt: new Date(ready.readyAt!).toISOString() });
   }
 
   private async recordFailure(id: string, record: LifecycleRecord, e: unknown): Promise<void> {
