@@ -86,6 +86,29 @@ test('unknown names can get a default certificate instead, by setting', async ()
   assert.equal(got, 'fallback.test');
 });
 
+test('listens on IPv4 and IPv6; the client address reaches the upstream in each family', async () => {
+  const up = await echoUpstream();
+  for (const listen of [['127.0.0.1', '::1'], ['::']]) {
+    const p = await startProxy([{ host: 'a.test', upstreams: [up.url] }], { settings: { listen } });
+    p.table.activate(ca.issue('a', ['a.test']));
+    for (const [addr, family] of [['127.0.0.1', 4], ['::1', 6]] as const) {
+      const body = await new Promise<string>((resolve, reject) => {
+        https
+          .get({ host: addr, family, port: p.httpsPort, servername: 'a.test', headers: { host: 'a.test' }, ca: ca.caPem, agent: false }, (res) => {
+            let b = '';
+            res.on('data', (d) => (b += d));
+            res.on('end', () => resolve(b));
+          })
+          .on('error', reject);
+      });
+      const h = JSON.parse(body).headers;
+      assert.equal(h['x-forwarded-for'], addr, `listen ${listen.join(',')}: ${addr}`);
+      assert.equal(h.forwarded, `for=${family === 6 ? '"[::1]"' : addr};host=a.test;proto=https`);
+    }
+    await p.proxy.stop(100);
+  }
+});
+
 test('HTTP/2 and HTTP/1.1 both work; TLS below 1.2 is refused', async () => {
   const up = await echoUpstream();
   const p = await startProxy([{ host: 'a.test', upstreams: [up.url] }]);

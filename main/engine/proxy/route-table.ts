@@ -82,11 +82,6 @@ export class RouteTable {
     return undefined;
   }
 
-  /** True when some route serves `host` (for any path). */
-  serves(host: string): boolean {
-    return this.byHost.has(host) || this.wildcard(host) !== undefined;
-  }
-
   private wildcard(host: string): CompiledRoute[] | undefined {
     const dot = host.indexOf('.');
     return dot > 0 ? this.byHost.get(`*${host.slice(dot)}`) : undefined;
