@@ -69,7 +69,11 @@ test('SNI picks the certificate: two names, a wildcard, exact before wildcard, u
   assert.deepEqual(((await peerCert(p.httpsPort, 'any.w.test')) as { cn: string }).cn, '*.w.test');
   assert.deepEqual(((await peerCert(p.httpsPort, 'x.w.test')) as { cn: string }).cn, 'x.w.test');
   assert.ok((await peerCert(p.httpsPort, 'a.b.w.test')) instanceof Error, 'a wildcard covers one label only');
-  assert.ok((await peerCert(p.httpsPort, 'unknown.test')) instanceof Error, 'unknown names are refused');
+  const refused = await peerCert(p.httpsPort, 'unknown.test');
+  assert.ok(refused instanceof Error, 'unknown names are refused');
+  assert.equal((refused as NodeJS.ErrnoException).code, 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME', 'with the unrecognized_name alert');
+  const noSni = await curl(`https://127.0.0.1:${p.httpsPort}/`, ['-k']);
+  assert.notEqual(noSni.code, 0, 'a client without SNI is refused too');
 });
 
 test('unknown names can get a default certificate instead, by setting', async () => {

@@ -95,7 +95,7 @@ export function createHttpsServers(
         if (answer) return cb(null, answer);
       }
       const ctx = source.contextFor(name) ?? (settings.unknownName === 'default-certificate' ? source.defaultContext() : undefined);
-      if (!ctx) return cb(new Error(`no certificate for ${name}`));
+      if (!ctx) return refuseName(this, cb);
       cb(null, ctx);
     },
   } as https.ServerOptions);
@@ -135,6 +135,20 @@ export function createHttpsServers(
   tlsServer.on('connect', refuseTunnel);
   tlsServer.on('tlsClientError', () => {});
   return { tls: tlsServer, h2, sessions };
+}
+
+/** A fatal unrecognized_name alert (RFC 6066 §3) as a plaintext TLS record: no ServerHello was sent yet. */
+const UNRECOGNIZED_NAME_ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70]);
+
+/**
+ * Refuses a handshake for a name without a certificate with the alert a client can explain
+ * ("unrecognized name"). Node offers no way to send it, so it is written on the TCP socket
+ * under the TLS layer, which is idle while the SNI callback holds the handshake.
+ */
+function refuseName(socket: TLSSocket, cb: (err: Error | null) => void): void {
+  const raw = (socket as unknown as { _parent?: net.Socket })._parent;
+  if (!raw?.writable) return cb(new Error('unrecognized name'));
+  raw.write(UNRECOGNIZED_NAME_ALERT, () => socket.destroy());
 }
 
 /** HTTP/1.1 CONNECT asks for a tunnel: Homeport is not a forward proxy. */
