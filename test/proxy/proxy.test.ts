@@ -169,13 +169,17 @@ test('Host rewrite, path prefixes (longest first) and prefix stripping', async (
   const a = await echoUpstream('a');
   const b = await echoUpstream('b');
   const p = await startProxy([
-    { host: 'a.test', upstreams: [a.url], hostRewrite: 'internal.lan:8080' },
+    { host: 'a.test', upstreams: [a.url], hostRewrite: 'internal.lan:8080', hsts: { maxAge: 600, includeSubDomains: true } },
     { host: 'a.test', pathPrefix: '/grafana', stripPrefix: true, upstreams: [`${b.url}/base`] },
   ]);
   p.table.activate(ca.issue('a', ['a.test']));
   const root = JSON.parse((await request(p.httpsPort, 'a.test', { ca: ca.caPem, path: '/grafanax' })).body);
   assert.equal(root.name, 'a', '/grafanax is not under /grafana');
   assert.equal(root.headers.host, 'internal.lan:8080');
+  const hsts = await request(p.httpsPort, 'a.test', { ca: ca.caPem });
+  assert.equal(hsts.headers['strict-transport-security'], 'max-age=600; includeSubDomains');
+  const noHsts = await request(p.httpsPort, 'a.test', { ca: ca.caPem, path: '/grafana/x' });
+  assert.equal(noHsts.headers['strict-transport-security'], undefined, 'HSTS is per route');
   const g = JSON.parse((await request(p.httpsPort, 'a.test', { ca: ca.caPem, path: '/grafana/d/1?x=2' })).body);
   assert.equal(g.name, 'b');
   assert.equal(g.url, '/base/d/1?x=2');
