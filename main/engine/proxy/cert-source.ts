@@ -146,8 +146,8 @@ export class CertificateTable implements CertificateSource {
 
 /**
  * Brings the table in line with the certificate store on disk (`<certsDir>/<id>/current/`):
- * activates certificates that are new or changed (by serial in meta.json, else by the PEM
- * itself) and removes those that are gone. `known` remembers what was loaded, so an
+ * activates certificates that are new or changed (by serial, from meta.json or the
+ * certificate) and removes those that are gone. `known` remembers what was loaded, so an
  * unchanged certificate costs one small file read, not a new SecureContext. This is also
  * how a serving process sees a renewal made by another `homeport` process.
  */
@@ -176,7 +176,12 @@ export async function syncCertificatesFromStore(
       continue; // not issued yet
     }
     const meta = await read('meta.json').then((m) => JSON.parse(m) as { serial?: string }, () => undefined);
-    const version = meta?.serial ?? certPem;
+    let version: string;
+    try {
+      version = meta?.serial ?? new X509Certificate(certPem).serialNumber;
+    } catch {
+      version = certPem; // unreadable: activate() below says what is wrong with it
+    }
     if (known.get(id) === version) continue;
     let keyPem: string, chainPem: string;
     try {

@@ -64,7 +64,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   const known = new Map<string, string>();
   const syncCerts = async () => {
     const r = await syncCertificatesFromStore(certificates, certsDir, known);
-    for (const id of r.activated) notice(`Serving certificate ${id} (serial ${known.get(id)?.slice(0, 40)})`);
+    for (const id of r.activated) notice(`Serving certificate ${id} (serial ${known.get(id)})`);
     for (const id of r.removed) notice(`Certificate ${id} is gone from the store; no longer served`);
     for (const e of r.failed) notice(e.toLine());
   };
@@ -84,7 +84,13 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     closeLog = log?.close;
     proxy = new Proxy({ routes: config.routes, settings, httpPort, httpsPort, certificates, challenges, log: log?.log });
   }
-  const ports = await proxy.start();
+  let ports: { httpPort: number; httpsPort: number };
+  try {
+    ports = await proxy.start();
+  } catch (e) {
+    await closeLog?.();
+    throw e;
+  }
 
   let engine: Engine | undefined;
   if (opts.engine) {
@@ -93,6 +99,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
       engine = await Engine.open({ ...opts.engine, dataDir: opts.dataDir, challenges });
     } catch (e) {
       await proxy.stop(0);
+      await closeLog?.();
       throw e;
     }
     // The engine's promotions reach the proxy at once; the store sync then knows them.
@@ -104,7 +111,14 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     engine.events.on('cert:issued', (e) => notice(`${e.name}: issued by ${e.issuer} (serial ${e.serial}), valid until ${e.notAfter}`));
     engine.events.on('cert:activated', (e) => notice(`${e.name}: now serving serial ${e.serial}`));
     engine.events.on('cert:failed', (e) => notice(`${e.name}: ${e.message}${e.fix ? ` Fix: ${e.fix}` : ''}${e.retryAt ? ` (next try ${e.retryAt})` : ''}`));
-    await engine.start();
+    try {
+      await engine.start();
+    } catch (e) {
+      await engine.close();
+      await proxy.stop(0);
+      await closeLog?.();
+      throw e;
+    }
   }
 
   const reloadRoutes = async () => {
