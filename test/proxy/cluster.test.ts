@@ -57,6 +57,8 @@ test('cluster workers share routes, certificates, http-01 answers and counters',
   assert.deepEqual(new Set(serials), new Set([want]), 'every worker serves the new certificate');
   for (const r of await many(8, () => request(httpsPort, 'd.test', { ca: ca.caPem }))) assert.equal(JSON.parse(r.body).name, 'two');
 
+  assert.throws(() => challenges.setTlsAlpn01('c.test', tls.createSecureContext({})), /cannot be answered while the proxy runs several worker processes/);
+
   const stats = await cluster.stats();
   assert.equal(stats.find((s) => s.route === 'c.test')!.requests, 12);
   assert.equal(stats.find((s) => s.route === 'd.test')!.requests, 8);

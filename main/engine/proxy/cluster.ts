@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import * as path from 'node:path';
+import type { SecureContext } from 'node:tls';
 import { ChallengeStore } from '../acme/challenges';
 import { HomeportError } from '../errors';
 import type { ProxySettingsInput, RouteInput } from '../config/routes';
@@ -51,6 +52,15 @@ export class BroadcastChallengeStore extends ChallengeStore {
     super.deleteHttp01(token);
     this.answers.delete(token);
     for (const s of this.sinks) s(token);
+  }
+
+  /** Said plainly instead of letting the CA find nobody answering on the workers. */
+  override setTlsAlpn01(name: string, _context: SecureContext): void {
+    throw new HomeportError(
+      'proxy.tls-alpn-workers',
+      `The tls-alpn-01 challenge for ${name} cannot be answered while the proxy runs several worker processes.`,
+      { fix: 'Use the http-01 or dns-01 challenge for this certificate, or run "homeport serve" with one worker.' },
+    );
   }
 
   pending(): [string, string][] {
