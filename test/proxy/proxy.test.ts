@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -247,6 +247,31 @@ test('upstream down: 502 page naming the route; round robin skips a failed upstr
   assert.equal(mixed.requests, 4);
   assert.equal(mixed.errors, 0);
   assert.ok(mixed.bytesOut > 0);
+});
+
+test('an upstream that does not accept in time gives a 502 after the connect timeout', async () => {
+  // A listener with a one-slot accept queue whose process never accepts: once the slot is
+  // taken, further connections hang in SYN-SENT, like an upstream host that is off.
+  const { spawn } = await import('node:child_process');
+  const hole = spawn(process.execPath, ['-e', "require('net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 0 }, function () { console.log(this.address().port); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60000); })"], { stdio: ['ignore', 'pipe', 'ignore'] });
+  after(() => void hole.kill('SIGKILL'));
+  const port = await new Promise<number>((r) => hole.stdout.once('data', (d) => r(Number(String(d).trim()))));
+  const { connect } = await import('node:net');
+  // Fill the accept queue until a connection hangs.
+  for (let hung = false; !hung; ) {
+    const filler = connect(port, '127.0.0.1');
+    after(() => void filler.destroy());
+    hung = await new Promise<boolean>((r) => {
+      filler.once('connect', () => r(false));
+      setTimeout(() => r(true), 300);
+    });
+  }
+  const p = await startProxy([{ host: 'slow.test', upstreams: [`http://127.0.0.1:${port}`] }], { settings: { upstreamConnectTimeoutMs: 300 } });
+  p.table.activate(ca.issue('slow', ['slow.test']));
+  const r = await request(p.httpsPort, 'slow.test', { ca: ca.caPem });
+  assert.equal(r.status, 502);
+  assert.match(r.body, /slow\.test/);
+  assert.match(r.body, /did not accept the connection in time/);
 });
 
 test('unknown Host on a served TLS name gets a plain 421; absolute-form URLs are not proxied', async () => {
