@@ -1,19 +1,27 @@
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { writeFileAtomic } from './atomic-file';
 import { systemClock, type Clock, type Timer } from './clock';
 import { EngineEmitter } from './events';
 import { HomeportError, isHomeportError } from './errors';
 import { configError, loadConfig, updateConfig } from './config/file';
-import type { CaEntry, CertificateConfig, Config, ServingPolicy } from './config/schema';
+import type { CaEntry, CertificateConfig, Config, ServingChoice } from './config/schema';
 import { CertificateConfigSchema } from './config/schema';
-import { CertStore, type StoredMeta } from './certs/store';
-import { Lifecycle, type CertificateStatus, type IssueReason } from './certs/lifecycle';
-import { notBeforeGate } from './certs/readiness';
+import { CertStore, type StoredCert, type StoredMeta } from './certs/store';
+import { Lifecycle, type CertificateStatus, type IssueReason, type ReadinessRecord } from './certs/lifecycle';
 import { ListenerLease } from './certs/listener-lease';
 import type { ChallengeType, Issuer, IssueRequest, KeyType, ReadinessGate } from './certs/types';
 import type { ExportFormat } from './certs/export';
 import type { ChallengeStore } from './acme/challenges';
 import type { AcmeIssuer } from './acme/issuer';
+import type { LogListSource } from './ct/log-list-refresh';
+import type { ClockCheck, ClockVerdict } from './ct/clock-skew';
+import type { CtStatus } from './ct/status';
+import type { EngineEvents } from './events';
+import type { IssuancePreflight } from './preflight/issuance';
 
 /**
  * The engine: the one object every host (CLI, headless, Electron shell, `homeport serve`)
@@ -26,7 +34,7 @@ export interface EngineOptions {
   clock?: Clock;
   /** Settings for this process that win over config.json (CLI flags); see persistOverrides(). */
   overrides?: ConfigOverrides;
-  /** Decides when a new certificate may be served; default: notBefore + readinessMarginSeconds. */
+  /** Decides when a new certificate may be served; default: the CT readiness gate (ct/gate.ts) with config.ct's margins. */
   gate?: ReadinessGate;
   /** Another issuer than ACME (tests with a local CA). */
   issuer?: Issuer;
@@ -35,8 +43,12 @@ export interface EngineOptions {
    * and the engine starts no listeners of its own.
    */
   challenges?: ChallengeStore;
-  /** Pre-flight checks before asking the CA; a HomeportError thrown blocks the certificate. */
-  preflight?: (cert: CertificateConfig, signal?: AbortSignal) => Promise<void>;
+  /**
+   * Pre-flight checks before asking the CA; a HomeportError thrown blocks the certificate.
+   * Default: preflight/issuance.ts (and its drift watch) with the ACME issuer, none with
+   * another issuer; `true` asks for the default with another issuer too, `false` for none.
+   */
+  preflight?: boolean | ((cert: CertificateConfig, opts: { renewal: boolean; signal?: AbortSignal }) => Promise<void>);
   /** Jitter source (tests pass a fixed one). */
   random?: () => number;
 }
@@ -52,7 +64,8 @@ export interface ConfigOverrides {
   httpPort?: number;
   httpsPort?: number;
   resolver?: string;
-  readinessMarginSeconds?: number;
+  /** This host's public addresses (pre-flight asks no probe service then). */
+  publicIps?: string[];
 }
 
 export interface CertificateView extends CertificateStatus {
@@ -60,9 +73,14 @@ export interface CertificateView extends CertificateStatus {
   names: string[];
   keyType: KeyType;
   challenge?: ChallengeType;
-  serving: ServingPolicy;
+  /** What happens to a first certificate before it is CT-ready (the config's choice or the default). */
+  serving: ServingChoice;
   /** When the active certificate is due for renewal, and why. */
   renewal?: { at: string; reason: string };
+  /** The CT verdict of the resting successor if there is one, else of the active certificate. */
+  ct?: CtStatus | { error: string };
+  /** This machine's clock against the CA's Date header and SCT timestamps (the gate relies on it). */
+  clock?: ClockVerdict;
 }
 
 export interface NewCertificate {
@@ -72,7 +90,7 @@ export interface NewCertificate {
   keyType?: KeyType;
   challenge?: ChallengeType;
   dnsProvider?: string;
-  serving?: ServingPolicy;
+  serving?: ServingChoice;
 }
 
 export interface ActiveCertificate {
@@ -105,6 +123,14 @@ export class Engine {
   private listeners?: ListenerLease;
   private ownChallenges?: ChallengeStore;
   private started = false;
+  private logLists?: Promise<LogListSource>;
+  private clockCheck?: ClockCheck;
+  private readonly preflight?: IssuancePreflight;
+  /** Ends background work (inclusion monitors) at close(). */
+  private readonly background = new AbortController();
+  private readonly resolvedIssuers = new Set<AcmeIssuer>();
+  /** Certificates served before CT-ready under hold-handshake: new handshakes wait until `until`. */
+  private readonly holds = new Map<string, { serial: string; until: number; maxWaitMs: number; done: Promise<void>; release: () => void }>();
 
   private constructor(
     private readonly opts: EngineOptions,
@@ -112,20 +138,31 @@ export class Engine {
   ) {
     this.clock = opts.clock ?? systemClock;
     this.store = new CertStore(opts.dataDir);
+    let check: LifecycleCheck | undefined;
+    if (typeof opts.preflight === 'function') check = opts.preflight;
+    else if (opts.preflight ?? !opts.issuer) {
+      const { IssuancePreflight } = require('./preflight/issuance') as typeof import('./preflight/issuance');
+      const preflight = new IssuancePreflight({ dataDir: opts.dataDir, config: () => this.config, clock: this.clock, events: this.events });
+      this.preflight = preflight;
+      check = (cert, o) => preflight.check(cert, o);
+    }
     this.lifecycle = new Lifecycle({
       store: this.store,
       clock: this.clock,
       events: this.events,
-      gate: opts.gate ?? ((c) => notBeforeGate(this.config.readinessMarginSeconds * 1000)(c)),
+      gate: opts.gate ?? this.ctGate(),
       issuer: (cert) => this.issuerFor(cert),
       retryAt: (error, failures) => this.retryAt(error, failures),
-      check: opts.preflight,
-      onActivated: (id, current) => {
+      check,
+      onIssued: (id, next, firstIssuance) => this.afterIssuance(id, next, firstIssuance),
+      onActivated: (id, current, readiness) => {
         const active = { id, certPem: current.certPem, chainPem: current.chainPem, keyPem: current.keyPem, meta: current.meta };
+        this.holdHandshakes(id, current.meta.serial, readiness);
         for (const fn of this.activation) fn(active);
         if (this.started) void this.scheduleSoon(id);
       },
     });
+    this.events.on('cert:ct-ready', (e) => this.releaseHold(e.name, e.serial));
   }
 
   /** Reads the data directory's config (a broken one is a plain error; nothing is written). */
@@ -153,7 +190,7 @@ export class Engine {
       })),
       listeners: { ...s.listeners, httpPort: o.httpPort ?? s.listeners.httpPort, httpsPort: o.httpsPort ?? s.listeners.httpsPort },
       resolver: o.resolver ?? s.resolver,
-      readinessMarginSeconds: o.readinessMarginSeconds ?? s.readinessMarginSeconds,
+      publicIps: o.publicIps?.length ? o.publicIps : s.publicIps,
     };
   }
 
@@ -175,7 +212,7 @@ export class Engine {
       cas: effective.cas,
       listeners: effective.listeners,
       resolver: effective.resolver,
-      readinessMarginSeconds: effective.readinessMarginSeconds,
+      publicIps: effective.publicIps,
     }));
   }
 
@@ -240,7 +277,7 @@ export class Engine {
       names: cert.names,
       keyType: cert.keyType,
       challenge: cert.challenge,
-      serving: cert.serving,
+      serving: cert.serving ?? 'serve-now',
     };
     const active = status.active && (await this.store.read(id, 'current'));
     if (active) {
@@ -248,7 +285,36 @@ export class Engine {
       const plan = planRenewal({ certPem: active.certPem, clock: this.clock, random: this.opts.random ?? seeded(active.meta.serial) });
       view.renewal = { at: new Date(plan.renewAt).toISOString(), reason: plan.reason };
     }
+    const judged = status.resting ? await this.store.read(id, 'next') : active;
+    if (judged) view.ct = await this.ctStatus(id, judged, !status.resting || !status.active);
+    view.clock = await this.clockVerdict();
     return view;
+  }
+
+  /**
+   * For the proxy's SNI callback, by certificate id: undefined when a handshake for it may go
+   * ahead now; otherwise a promise that resolves when it may (at CT-ready, or after the
+   * policy's maximum wait, whichever comes first). Only certificates served under the
+   * "hold the TLS handshake up to N seconds" policy before their readyAt are held.
+   */
+  handshakeHold(id: string): Promise<void> | undefined {
+    const hold = this.holds.get(id);
+    if (!hold) return undefined;
+    const left = Math.min(hold.until - this.clock.now(), hold.maxWaitMs);
+    if (left <= 0) return undefined;
+    return new Promise<void>((resolve) => {
+      const timer = this.clock.at(this.clock.now() + left, resolve);
+      void hold.done.then(() => {
+        timer.cancel();
+        resolve();
+      });
+    });
+  }
+
+  /** When handshakes for `id` stop being held (its readyAt), if they are held now. */
+  pendingReadyAt(id: string): Date | undefined {
+    const hold = this.holds.get(id);
+    return hold && hold.until > this.clock.now() ? new Date(hold.until) : undefined;
   }
 
   /** Issues now, whatever is due: a first certificate, or a renewal that keeps the current one until ready. */
@@ -363,8 +429,16 @@ export class Engine {
    */
   async start(): Promise<void> {
     this.started = true;
+    const ct = this.config.ct;
+    if (ct.refreshLogList) {
+      const lists = await this.logListSource();
+      // The first download waits a minute: starting up (settling, issuing) comes first.
+      await lists.start(undefined, LOG_LIST_FIRST_REFRESH_DELAY_MS);
+    }
+    this.preflight?.drift.start();
     for (const cert of this.config.certificates) {
       await this.lifecycle.settle(cert);
+      await this.restoreHold(cert);
       await this.scheduleSoon(cert.name);
     }
   }
@@ -372,10 +446,146 @@ export class Engine {
   async close(): Promise<void> {
     this.started = false;
     this.lifecycle.close();
+    this.background.abort();
+    this.preflight?.drift.stop();
+    if (this.logLists) (await this.logLists.catch(() => undefined))?.stop();
     for (const t of this.renewalTimers.values()) t.timer.cancel();
     this.renewalTimers.clear();
+    for (const hold of this.holds.values()) hold.release();
+    this.holds.clear();
     for (const issuer of this.issuers.values()) await issuer.then((i) => i.close(), () => undefined);
     this.issuers.clear();
+  }
+
+  /** This machine's clock compared with the outside references seen so far (also by earlier runs). */
+  async clockVerdict(): Promise<ClockVerdict> {
+    const live = this.clockCheck?.verdict();
+    if (live && live.status !== 'unknown') return live;
+    const saved = await readJsonFile<ClockVerdict>(path.join(this.dataDir, 'ct', 'clock.json'));
+    return saved ?? live ?? { status: 'unknown', message: 'No outside time reference yet to compare this clock with.' };
+  }
+
+  /** The CT log lists in use: the shipped snapshot, or a newer verified copy saved in <data>/ct. */
+  private logListSource(): Promise<LogListSource> {
+    return (this.logLists ??= (async () => {
+      const { LogListSource } = require('./ct/log-list-refresh') as typeof import('./ct/log-list-refresh');
+      const url = this.config.ct.logListUrl;
+      const source = new LogListSource({ dir: path.join(this.dataDir, 'ct'), events: this.events, clock: this.clock, ...(url ? { chromeUrl: url } : {}) });
+      await source.load();
+      return source;
+    })());
+  }
+
+  /** The default gate: CT readiness with config.ct's margins, read at each judgement (config can change). */
+  private ctGate(): ReadinessGate {
+    return async (cert) => {
+      const { ctReadinessGate } = require('./ct/gate') as typeof import('./ct/gate');
+      const ct = this.config.ct;
+      const lists = await this.logListSource();
+      let gate = ctReadinessGate({ clock: this.clock, logLists: () => lists.lists(), margins: this.margins() });
+      if (ct.strictInclusion) {
+        const { strictInclusionGate } = require('./ct/inclusion') as typeof import('./ct/inclusion');
+        gate = strictInclusionGate(gate, { clock: this.clock, logList: () => lists.lists().chrome, signal: this.background.signal });
+      }
+      return gate(cert);
+    };
+  }
+
+  private margins(): { firstIssuanceMs: number; renewalMs: number } {
+    const ct = this.config.ct;
+    return { firstIssuanceMs: ct.firstIssuanceMarginSeconds * 1000, renewalMs: ct.renewalMarginSeconds * 1000 };
+  }
+
+  private async ctStatus(id: string, cert: StoredCert, firstIssuance: boolean): Promise<CtStatus | { error: string }> {
+    const { ctStatus } = require('./ct/status') as typeof import('./ct/status');
+    const lists = await this.logListSource();
+    const m = this.margins();
+    const inclusion = await this.store.readJson<CtStatus['inclusion']>(id, INCLUSION_FILE);
+    return ctStatus(cert, { logLists: lists.lists(), at: this.clock.now(), marginMs: firstIssuance ? m.firstIssuanceMs : m.renewalMs, inclusion });
+  }
+
+  /**
+   * After each issuance, beside serving: compare this clock with the CA's Date header and the
+   * SCT timestamps, record the certificate in the rate-limit ledger, and follow the SCTs into
+   * their logs (results as cert:ct-logged, and in status).
+   */
+  private afterIssuance(id: string, next: StoredCert, firstIssuance: boolean): void {
+    const receivedAt = this.clock.now();
+    const cert = this.config.certificates.find((c) => c.name === id);
+    const saveInclusion = (e: EngineEvents['cert:ct-logged']) => {
+      if (e.name !== id || e.serial !== next.meta.serial) return;
+      const { name: _, ...rest } = e;
+      void this.store.writeJson(id, INCLUSION_FILE, rest).catch(() => undefined);
+    };
+    void (async () => {
+      const [{ extractEmbeddedScts }, { certificatesFromFile, parseCertificate }, { sampleFromScts, sampleFromDateHeader }] = [
+        require('./ct/sct') as typeof import('./ct/sct'),
+        require('./ct/x509') as typeof import('./ct/x509'),
+        require('./ct/clock-skew') as typeof import('./ct/clock-skew'),
+      ];
+      const check = this.clockChecker();
+      for (const issuer of this.resolvedIssuers) {
+        const d = issuer.lastServerDate;
+        if (d) check.add(sampleFromDateHeader(d.date, d.sentAt, d.localTime, d.ca));
+      }
+      const scts = extractEmbeddedScts(parseCertificate(certificatesFromFile(next.certPem)[0]!));
+      if (scts.length) check.add(sampleFromScts(scts.map((s) => s.timestamp), receivedAt));
+      if (cert && this.preflight) {
+        const { RateLimitLedger } = require('./preflight/rate-limits') as typeof import('./preflight/rate-limits');
+        const ledger = await RateLimitLedger.open(path.join(this.dataDir, 'rate-limits.json'), this.clock);
+        await ledger.recordCertificate({ ca: next.meta.ca, names: cert.names, renewal: !firstIssuance });
+      }
+      const { watchInclusion } = require('./ct/inclusion') as typeof import('./ct/inclusion');
+      const lists = await this.logListSource();
+      const off = this.events.on('cert:ct-logged', saveInclusion);
+      try {
+        await watchInclusion(this.events, { name: id, serial: next.meta.serial, certPem: next.certPem, chainPem: next.chainPem }, lists.lists().chrome, {
+          clock: this.clock,
+          signal: this.background.signal,
+        });
+      } finally {
+        off();
+      }
+    })().catch((e: unknown) => {
+      if (this.background.signal.aborted) return;
+      this.events.emit('progress', { name: id, step: `CT monitoring stopped: ${(e as Error).message}` });
+    });
+  }
+
+  private clockChecker(): ClockCheck {
+    if (!this.clockCheck) {
+      const { ClockCheck } = require('./ct/clock-skew') as typeof import('./ct/clock-skew');
+      this.clockCheck = new ClockCheck(this.events);
+      // Saved for commands that never talk to a CA themselves (`homeport status`).
+      this.events.on('clock:skew', (v) => {
+        void writeFileAtomic(path.join(this.dataDir, 'ct', 'clock.json'), JSON.stringify(v) + '\n', { mode: 0o600 }).catch(() => undefined);
+      });
+    }
+    return this.clockCheck;
+  }
+
+  /** hold-handshake: a first certificate served before readyAt makes handshakes wait for it. */
+  private holdHandshakes(id: string, serial: string, readiness: ReadinessRecord): void {
+    const choice = this.config.certificates.find((c) => c.name === id)?.serving;
+    this.releaseHold(id);
+    if (typeof choice !== 'object' || readiness.readyAt === null || readiness.readyAt <= this.clock.now()) return;
+    let release!: () => void;
+    const done = new Promise<void>((r) => (release = r));
+    this.holds.set(id, { serial, until: readiness.readyAt, maxWaitMs: choice.holdHandshakeSeconds * 1000, done, release });
+  }
+
+  private releaseHold(id: string, serial?: string): void {
+    const hold = this.holds.get(id);
+    if (!hold || (serial && hold.serial !== serial)) return;
+    hold.release();
+    this.holds.delete(id);
+  }
+
+  /** After a restart: a certificate still held for its ready moment is held again. */
+  private async restoreHold(cert: CertificateConfig): Promise<void> {
+    const status = await this.lifecycle.status(cert.name);
+    const r = status.readiness;
+    if (status.active && r && r.serial === status.active.serial && !r.announced) this.holdHandshakes(cert.name, r.serial, r);
   }
 
   /** When the next automatic attempt for a certificate is, and why. */
@@ -480,25 +690,59 @@ export class Engine {
         const { AcmeIssuer } = require('./acme/issuer') as typeof import('./acme/issuer');
         const config = this.config;
         let dnsProvider;
+        let resolver = config.resolver;
         if (cert.dnsProvider) {
           const { createDnsProvider } = require('./acme/dns') as typeof import('./acme/dns');
-          dnsProvider = createDnsProvider(config.dnsProviders[cert.dnsProvider], { name: cert.dnsProvider, clock: this.clock });
+          const settings = config.dnsProviders[cert.dnsProvider];
+          dnsProvider = createDnsProvider(settings, { name: cert.dnsProvider, clock: this.clock });
+          // Without a resolver of the user's, dns-01 waits until the zone's own primary serves the record.
+          resolver ??= await rfc2136Server(settings);
         }
-        return new AcmeIssuer({
+        const acme = new AcmeIssuer({
           dataDir: this.dataDir,
           cas: config.cas,
           email: config.email,
           acceptTos: config.acceptTos,
           challenges: this.challengeStore(),
           dnsProvider,
-          resolver: config.resolver,
+          resolver,
           canServe,
         });
+        this.resolvedIssuers.add(acme);
+        return acme;
       })();
       issuer.catch(() => this.issuers.delete(key));
       this.issuers.set(key, issuer);
     }
     return issuer;
+  }
+}
+
+type LifecycleCheck = (cert: CertificateConfig, opts: { renewal: boolean; signal?: AbortSignal }) => Promise<void>;
+
+const INCLUSION_FILE = 'ct-inclusion.json';
+const LOG_LIST_FIRST_REFRESH_DELAY_MS = 60_000;
+
+/** An RFC 2136 provider's server as host:port with an IP (what the dns-01 wait asks), else undefined. */
+async function rfc2136Server(settings: { provider: string; server?: unknown } | undefined): Promise<string | undefined> {
+  if (settings?.provider !== 'rfc2136' || typeof settings.server !== 'string') return undefined;
+  const { parseServerAddress, formatServerAddress } = require('./acme/dns/transport') as typeof import('./acme/dns/transport');
+  const server = parseServerAddress(settings.server);
+  if (!server) return undefined;
+  if (isIP(server.host)) return formatServerAddress(server);
+  try {
+    const { address } = await lookup(server.host);
+    return formatServerAddress({ ...server, host: address });
+  } catch {
+    return undefined; // the provider reports an unreachable server itself
+  }
+}
+
+async function readJsonFile<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch {
+    return undefined;
   }
 }
 

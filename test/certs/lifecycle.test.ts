@@ -7,12 +7,13 @@ import { EngineEmitter, type EngineEventName, type EngineEvents } from '../../ma
 import { HomeportError } from '../../main/engine/errors';
 import { CertStore } from '../../main/engine/certs/store';
 import { Lifecycle, type LifecycleDeps } from '../../main/engine/certs/lifecycle';
-import { notBeforeGate } from '../../main/engine/certs/readiness';
+import { ctReadinessGate } from '../../main/engine/ct/gate';
 import { CertificateConfigSchema, type CertificateConfig } from '../../main/engine/config/schema';
 import { tmpDir } from '../helpers/tmp';
 import { LocalCa } from './local-ca';
 
 const MARGIN = 60_000;
+const gateWith = (clock: ManualClock, ms: number) => ctReadinessGate({ clock, margins: { firstIssuanceMs: ms, renewalMs: ms } });
 
 function setup(opts: Partial<LifecycleDeps> = {}, certOverrides: Partial<CertificateConfig> = {}) {
   const clock = new ManualClock(Date.UTC(2026, 5, 1, 12, 0, 0));
@@ -23,9 +24,10 @@ function setup(opts: Partial<LifecycleDeps> = {}, certOverrides: Partial<Certifi
   for (const e of ['cert:issued', 'cert:activated', 'cert:ct-ready', 'cert:failed', 'cert:state'] as EngineEventName[]) {
     events.on(e, (payload) => seen.push({ event: e, payload }));
   }
-  const deps: LifecycleDeps = { store, issuer: async () => ca, gate: notBeforeGate(MARGIN), clock, events, ...opts };
+  const deps: LifecycleDeps = { store, issuer: async () => ca, gate: gateWith(clock, MARGIN), clock, events, ...opts };
   const lifecycle = new Lifecycle(deps);
-  const cert = CertificateConfigSchema.parse({ name: 'site', names: ['site.test'], keyType: 'rsa2048', ...certOverrides });
+  // A private CA: CT does not apply, so readyAt = notBefore + margin. Held unless a test says otherwise.
+  const cert = CertificateConfigSchema.parse({ name: 'site', names: ['site.test'], keyType: 'rsa2048', serving: 'hold', ...certOverrides });
   return { clock, store, events, ca, seen, deps, lifecycle, cert };
 }
 
@@ -143,13 +145,25 @@ test('serve-now activates a first certificate at once and announces readiness la
   lifecycle.close();
 });
 
-test('hold handshake N s: served early only when the ready moment is at most N s away', async () => {
-  const far = setup({}, { serving: { holdHandshakeSeconds: 10 } });
-  assert.equal((await far.lifecycle.issue(far.cert, { reason: 'first' })).state, 'resting');
-  far.lifecycle.close();
-  const near = setup({ gate: notBeforeGate(5_000) }, { serving: { holdHandshakeSeconds: 10 } });
-  assert.equal((await near.lifecycle.issue(near.cert, { reason: 'first' })).state, 'active');
-  near.lifecycle.close();
+test('hold handshake N s: a first certificate is served at once (the proxy holds handshakes); the ready moment is announced', async () => {
+  const x = setup({}, { serving: { holdHandshakeSeconds: 10 } });
+  const ready = next(x.events, 'cert:ct-ready');
+  const status = await x.lifecycle.issue(x.cert, { reason: 'first' });
+  assert.equal(status.state, 'active');
+  assert.equal(status.readiness?.readyAt, Date.parse(status.active!.notBefore) + MARGIN);
+  x.clock.advance(MARGIN);
+  assert.equal((await ready).serial, status.active!.serial);
+  x.lifecycle.close();
+});
+
+test('no serving choice: a first certificate is served now (the default), a renewal rests until ready', async () => {
+  const x = setup({}, { serving: undefined });
+  const first = await x.lifecycle.issue(x.cert, { reason: 'first' });
+  assert.equal(first.state, 'active');
+  const renewed = await x.lifecycle.issue(x.cert, { reason: 'forced' });
+  assert.equal(renewed.state, 'resting');
+  assert.equal(renewed.active?.serial, first.active!.serial, 'the previous certificate stays active');
+  x.lifecycle.close();
 });
 
 test('after a restart a resting successor is judged again from disk and its timer re-armed', async () => {

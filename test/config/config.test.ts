@@ -14,7 +14,7 @@ test('a missing config file means defaults, and nothing is written', async () =>
   assert.deepEqual(config.cas, [{ ca: 'letsencrypt' }]);
   assert.deepEqual(config.listeners, { httpPort: 80, httpsPort: 443 });
   assert.deepEqual(config.certificates, []);
-  assert.equal(config.readinessMarginSeconds, 60);
+  assert.deepEqual(config.ct, { firstIssuanceMarginSeconds: 5, renewalMarginSeconds: 3600, strictInclusion: false, refreshLogList: true });
   await assert.rejects(fs.access(configPath(dir)));
 });
 
@@ -28,7 +28,7 @@ test('saving writes 0600 JSON atomically and keeps keys this version does not kn
   assert.deepEqual(saved.futureFeature, { on: true });
   assert.equal(saved.version, 1, 'a file from before versioning is version 1');
   assert.equal(saved.certificates[0].keyType, 'ec256');
-  assert.equal(saved.certificates[0].serving, 'hold');
+  assert.equal(saved.certificates[0].serving, undefined, 'no serving choice: the defaults (serve now when first, hold renewals)');
   assert.equal(statSync(configPath(dir)).mode & 0o777, 0o600);
   assert.deepEqual((await fs.readdir(dir)).filter((n) => n.endsWith('.tmp')), []);
 });
@@ -41,7 +41,9 @@ test('invalid fields are named with what to put there', () => {
     [{ email: 'not-an-address' }, /email must be an e-mail address/],
     [{ resolver: '127.0.0.1' }, /resolver must be host:port/],
     [{ listeners: { httpPort: 70000 } }, /listeners\.httpPort/],
-    [{ certificates: [{ name: 'a', names: ['a.example'], serving: 'sometimes' }] }, /serving must be "hold", "serve-now" or \{"holdHandshakeSeconds": 0\.\.60\}/],
+    [{ certificates: [{ name: 'a', names: ['a.example'], serving: 'sometimes' }] }, /serving must be "hold", "serve-now" or \{"holdHandshakeSeconds": 1\.\.120\}/],
+    [{ ct: { firstIssuanceMarginSeconds: 1 } }, /ct\.firstIssuanceMarginSeconds must be at least 2 seconds/],
+    [{ publicIps: ['not-an-ip'] }, /publicIps\[0\] must be an IPv4 or IPv6 address/],
     [{ certificates: [{ name: 'a', names: ['a.example'], challenge: 'http-02' }] }, /"http-02" is not a challenge type/],
   ];
   for (const [raw, message] of cases) {

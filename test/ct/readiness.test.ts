@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { ManualClock } from '../../main/engine/clock';
-import { EngineEmitter } from '../../main/engine/events';
 import { checkCertificate } from '../../main/engine/ct/check';
-import { ctReadinessGate, scheduleCtReady } from '../../main/engine/ct/gate';
+import { ctReadinessGate } from '../../main/engine/ct/gate';
 import { parseLogList } from '../../main/engine/ct/log-list';
 import { DEFAULT_MARGINS, readinessMargins, servingDecision } from '../../main/engine/ct/readiness';
 import { createCa, createLog, issueLeaf, logListJson } from './helpers/test-pki';
@@ -98,18 +97,6 @@ test('the gate never throws on a broken certificate: readyAt null with the reaso
   const r = await gate({ certPem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', chainPem: '', firstIssuance: true });
   assert.equal(r.readyAt, null);
   assert.match(r.reason, /not a well-formed certificate/);
-});
-
-test('cert:ct-ready fires from a timer at readyAt, not before', () => {
-  const clock = new ManualClock(T);
-  const events = new EngineEmitter();
-  const fired: string[] = [];
-  events.on('cert:ct-ready', (p) => fired.push(`${p.name}@${p.readyAt}`));
-  scheduleCtReady(clock, events, { name: 'home', serial: '01', readyAt: T + 7_500 });
-  clock.set(T + 7_499);
-  assert.deepEqual(fired, []);
-  clock.set(T + 7_500);
-  assert.deepEqual(fired, ['home@2026-03-01T12:00:07.500Z']);
 });
 
 test('margins under 2 s are refused with the reason', () => {

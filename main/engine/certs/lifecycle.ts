@@ -1,7 +1,8 @@
 import type { Clock, Timer } from '../clock';
 import type { EngineEmitter } from '../events';
 import { HomeportError, isHomeportError } from '../errors';
-import type { CertificateConfig, ServingPolicy } from '../config/schema';
+import type { CertificateConfig, ServingChoice } from '../config/schema';
+import { servingDecision, servingPolicyFor } from '../ct/readiness';
 import type { Issuer, ReadinessGate } from './types';
 import type { CertStore, StoredCert, StoredMeta } from './store';
 
@@ -71,9 +72,11 @@ export interface LifecycleDeps {
   /** When to retry after a failure (backoff, Retry-After); undefined = not automatically. */
   retryAt?: (error: unknown, failures: number, now: number) => number | undefined;
   /** Pre-flight checks; a HomeportError thrown here blocks the certificate instead of failing it. */
-  check?: (cert: CertificateConfig, signal?: AbortSignal) => Promise<void>;
-  /** Called after every promotion (the proxy's hot swap). */
-  onActivated?: (id: string, current: StoredCert, previous?: StoredMeta) => void;
+  check?: (cert: CertificateConfig, opts: { renewal: boolean; signal?: AbortSignal }) => Promise<void>;
+  /** A new certificate was stored (before it is judged): for monitors that must not delay serving. */
+  onIssued?: (id: string, next: StoredCert, firstIssuance: boolean) => void;
+  /** Called after every promotion (the proxy's hot swap), with the promoted certificate's readiness. */
+  onActivated?: (id: string, current: StoredCert, readiness: ReadinessRecord, previous?: StoredMeta) => void;
 }
 
 const RECORD = 'state.json';
@@ -192,7 +195,7 @@ export class Lifecycle {
           record = await this.transition(id, { ...record, state: 'checking' });
           progress('Checking DNS and the network before asking the CA');
           try {
-            await this.deps.check(cert, opts.signal);
+            await this.deps.check(cert, { renewal: Boolean(current), signal: opts.signal });
           } catch (e) {
             throw Object.assign(asHomeportError(e), { blocked: true });
           }
@@ -217,6 +220,7 @@ export class Lifecycle {
           notBefore: next.meta.notBefore,
           notAfter: next.meta.notAfter,
         });
+        this.deps.onIssued?.(id, next, !current);
         const readiness = await this.deps.gate({ certPem: next.certPem, chainPem: next.chainPem, firstIssuance: !current });
         record = await this.transition(id, {
           state: 'resting',
@@ -236,11 +240,11 @@ export class Lifecycle {
   }
 
   /**
-   * Under the certificate's lock: promotes a resting successor when it is ready (or may be
-   * served early), else arms its timer; announces the ready moment of a certificate served
-   * early. Events go out after the lock is released.
+   * Under the certificate's lock: promotes a resting successor when the serving policy says
+   * so (ct/readiness.ts servingDecision), else arms its timer for readyAt; announces the ready
+   * moment of a certificate served early. Events go out after the lock is released.
    */
-  private async judge(id: string, serving: ServingPolicy): Promise<void> {
+  private async judge(id: string, serving: ServingChoice | undefined): Promise<void> {
     const { store, clock, events } = this.deps;
     const again = () => this.serialize(id, () => this.judge(id, serving));
     let lock;
@@ -254,7 +258,7 @@ export class Lifecycle {
       }
       throw e;
     }
-    let activated: { current: StoredCert; previous?: StoredMeta } | undefined;
+    let activated: { current: StoredCert; previous?: StoredMeta; readiness: ReadinessRecord } | undefined;
     let ready: ReadinessRecord | undefined;
     try {
       await store.recover(id);
@@ -266,14 +270,16 @@ export class Lifecycle {
           readiness = { serial: next.meta.serial, readyAt: verdict.readyAt, reason: verdict.reason };
           record = await this.transition(id, { ...record, state: 'resting', readiness });
         }
-        const now = clock.now();
-        const isReady = readiness.readyAt !== null && readiness.readyAt <= now;
-        if (isReady || (!current && servesEarly(serving, readiness.readyAt, now))) {
-          activated = await store.promote(id);
-          current = activated.current;
+        const policy = servingPolicyFor(serving, !current);
+        const decision = servingDecision(policy, readiness.readyAt, clock.now(), Boolean(current));
+        // delay-handshake: active now; the proxy holds each handshake (Engine.handshakeHold).
+        if (decision.action === 'serve' || decision.action === 'delay-handshake') {
+          const promoted = await store.promote(id);
+          activated = { ...promoted, readiness };
+          current = promoted.current;
           record = await this.transition(id, { ...record, state: 'active', pending: undefined, failure: undefined });
         } else {
-          if (readiness.readyAt !== null) this.arm(id, readiness.readyAt, again);
+          if (decision.until !== null) this.arm(id, decision.until, again);
           return;
         }
       }
@@ -292,7 +298,7 @@ export class Lifecycle {
     }
     if (activated) {
       events.emit('cert:activated', { name: id, serial: activated.current.meta.serial, previousSerial: activated.previous?.serial });
-      this.deps.onActivated?.(id, activated.current, activated.previous);
+      this.deps.onActivated?.(id, activated.current, activated.readiness, activated.previous);
     }
     if (ready) events.emit('cert:ct-ready', { name: id, serial: ready.serial, readyAt: new Date(ready.readyAt!).toISOString() });
   }
@@ -368,14 +374,6 @@ export class Lifecycle {
     }).catch(() => undefined);
     return run;
   }
-}
-
-/** A first certificate may be served before it is ready when the user chose so. */
-function servesEarly(serving: ServingPolicy, readyAt: number | null, now: number): boolean {
-  if (serving === 'serve-now') return true;
-  if (serving === 'hold') return false;
-  // The proxy holds each handshake until readyAt, if that is at most this many seconds away.
-  return readyAt !== null && readyAt - now <= serving.holdHandshakeSeconds * 1000;
 }
 
 function asHomeportError(e: unknown): HomeportError {

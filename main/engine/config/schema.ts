@@ -19,23 +19,45 @@ export const ChallengeSchema = z.enum(CHALLENGES, {
 });
 
 /**
- * What to do with a first certificate while it is not yet CT-ready (renewals always keep the
- * previous certificate until the new one is ready): hold it back, serve it at once, or serve
- * it but let the proxy hold each TLS handshake up to N seconds for the ready moment.
+ * What to do with a first certificate while it is not yet CT-ready, as the user says it:
+ * hold it back, serve it at once (and be told when every browser accepts it), or serve it
+ * but let the proxy hold each TLS handshake up to N seconds for the ready moment (on-demand).
+ * Absent = Homeport's default ("serve-now"). Renewals always keep the previous certificate
+ * until the new one is ready. ct/readiness.ts turns this into the engine's ServingPolicy.
  */
-export const ServingPolicySchema = z.union(
+export const ServingChoiceSchema = z.union(
   [
     z.literal('hold'),
     z.literal('serve-now'),
-    z.strictObject({ holdHandshakeSeconds: z.number().int().min(0).max(60) }),
+    z.strictObject({ holdHandshakeSeconds: z.number().int().min(1).max(120) }),
   ],
-  { error: 'must be "hold", "serve-now" or {"holdHandshakeSeconds": 0..60}' },
+  { error: 'must be "hold", "serve-now" or {"holdHandshakeSeconds": 1..120}' },
 );
 
 /** A certificate's id: its directory under <data>/certs/, safe on every file system. */
 export const CertIdSchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9._-]{0,199}$/, 'must be lower-case letters, digits, ".", "_" or "-" (it names a directory)');
+
+/**
+ * CT readiness: readyAt = the moment every browser policy is met + a margin (never under 2 s:
+ * browsers compare SCT timestamps at one-second precision). A first certificate has nothing
+ * to fall back to, so its margin is short; a renewal's predecessor stays valid, so it can wait.
+ */
+const MarginSchema = z.number().int().min(2, 'must be at least 2 seconds (browsers compare at one-second precision)').max(7 * 86_400);
+const CT_DEFAULTS = { firstIssuanceMarginSeconds: 5, renewalMarginSeconds: 3_600, strictInclusion: false, refreshLogList: true };
+export const CtSettingsSchema = z
+  .looseObject({
+    firstIssuanceMarginSeconds: MarginSchema.default(CT_DEFAULTS.firstIssuanceMarginSeconds),
+    renewalMarginSeconds: MarginSchema.default(CT_DEFAULTS.renewalMarginSeconds),
+    /** Serve only once every SCT's log has proven inclusion (a monitor otherwise). */
+    strictInclusion: z.boolean().default(CT_DEFAULTS.strictInclusion),
+    /** Chrome's signed log list (its .sig next to it); default gstatic.com. */
+    logListUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL of a v3 log list' }).optional(),
+    /** Download the log list daily while Homeport runs; off = the shipped or last saved list. */
+    refreshLogList: z.boolean().default(CT_DEFAULTS.refreshLogList),
+  })
+  .default(CT_DEFAULTS);
 
 const HostPortSchema = z
   .string()
@@ -56,7 +78,7 @@ export const CertificateConfigSchema = z.looseObject({
   challenge: ChallengeSchema.optional(),
   /** Key into `dnsProviders`, for dns-01. */
   dnsProvider: z.string().min(1).optional(),
-  serving: ServingPolicySchema.default('hold'),
+  serving: ServingChoiceSchema.optional(),
 });
 
 export const ConfigSchema = z.looseObject({
@@ -77,15 +99,14 @@ export const ConfigSchema = z.looseObject({
     .default({ httpPort: 80, httpsPort: 443 }),
   /** DNS server to ask instead of the system resolver (pre-flight, dns-01 propagation). */
   resolver: HostPortSchema.optional(),
-  /**
-   * The default readiness gate (until CT readiness is plugged in): a new certificate is served
-   * once its notBefore has passed by this many seconds.
-   */
-  readinessMarginSeconds: z.number().int().min(0).max(86_400).default(60),
+  /** This host's public addresses; when given, pre-flight asks no probe service. */
+  publicIps: z.array(z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 or IPv6 address' })).optional(),
+  ct: CtSettingsSchema,
   routes: z.array(RouteSchema).default([]),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type CaEntry = z.infer<typeof CaEntrySchema>;
 export type CertificateConfig = z.infer<typeof CertificateConfigSchema>;
-export type ServingPolicy = z.infer<typeof ServingPolicySchema>;
+export type ServingChoice = z.infer<typeof ServingChoiceSchema>;
+export type CtSettings = z.infer<typeof CtSettingsSchema>;

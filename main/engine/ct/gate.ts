@@ -1,7 +1,6 @@
 import type { Readiness, ReadinessGate } from '../certs/types';
-import type { Clock, Timer } from '../clock';
+import type { Clock } from '../clock';
 import { isHomeportError } from '../errors';
-import type { EngineEmitter } from '../events';
 import { CtCheckOptions, LogLists, checkCertificate } from './check';
 import { ReadinessMargins, marginFor, readinessMargins } from './readiness';
 import { shippedLogList } from './snapshot';
@@ -40,18 +39,4 @@ export function ctReadinessGate(opts: CtGateOptions): ReadinessGate {
       return { readyAt: null, reason: e.toLine() };
     }
   };
-}
-
-/**
- * Fires `cert:ct-ready` at readyAt from a timer on the engine's clock (no polling). After a
- * restart the lifecycle asks the gate again and arms a new timer; a past readyAt fires at once.
- */
-export function scheduleCtReady(
-  clock: Clock,
-  events: EngineEmitter,
-  cert: { name: string; serial: string; readyAt: number },
-): Timer {
-  return clock.at(cert.readyAt, () =>
-    events.emit('cert:ct-ready', { name: cert.name, serial: cert.serial, readyAt: new Date(cert.readyAt).toISOString() }),
-  );
 }

@@ -1,14 +1,15 @@
 /**
- * CT readiness: what the rest of the engine uses. The lifecycle plugs in `ctReadinessGate`
- * and arms `scheduleCtReady`; the proxy and lifecycle read `servingDecision`; the app keeps
- * one `LogListSource` running for the daily list refresh.
+ * CT readiness: what the rest of the engine uses. The engine plugs `ctReadinessGate` into the
+ * lifecycle (which fires cert:ct-ready at readyAt from its timer), the lifecycle acts on
+ * `servingDecision`, and the engine keeps one `LogListSource` running for the daily refresh.
  */
-export { ctReadinessGate, scheduleCtReady, type CtGateOptions } from './gate';
+export { ctReadinessGate, type CtGateOptions } from './gate';
 export { checkCertificate, type CtVerdict, type CtCheckOptions, type LogLists, type SctReport } from './check';
 export {
   DEFAULT_MARGINS,
   MIN_MARGIN_MS,
   defaultServingPolicy,
+  servingPolicyFor,
   readinessMargins,
   marginFor,
   servingDecision,

@@ -175,10 +175,11 @@ export class LogListSource {
   }
 
   /**
-   * Loads the saved copies, then refreshes when a day has passed since the last check, and
-   * again every day (an hour after a failure). `onRefresh` hears every outcome.
+   * Loads the saved copies, then refreshes when a day has passed since the last check (but not
+   * before `firstDelayMs` from now), and again every day (an hour after a failure).
+   * `onRefresh` hears every outcome.
    */
-  async start(onRefresh: (outcomes: RefreshOutcome[]) => void = () => {}): Promise<void> {
+  async start(onRefresh: (outcomes: RefreshOutcome[]) => void = () => {}, firstDelayMs = 0): Promise<void> {
     await this.load();
     const interval = this.opts.intervalMs ?? REFRESH_INTERVAL_MS;
     const last = (await this.readMeta('chrome')).checkedAt ?? 0;
@@ -189,7 +190,7 @@ export class LogListSource {
       const failed = outcomes.some((o) => o.status === 'failed');
       if (this.timer) this.timer = this.clock.at(this.clock.now() + (failed ? Math.min(RETRY_AFTER_FAILURE_MS, interval) : interval), () => void tick());
     };
-    this.timer = this.clock.at(Math.max(this.clock.now(), last + interval), () => void tick());
+    this.timer = this.clock.at(Math.max(this.clock.now() + firstDelayMs, last + interval), () => void tick());
   }
 
   stop(): void {

@@ -1,4 +1,5 @@
 import { HomeportError } from '../errors';
+import type { ServingChoice } from '../config/schema';
 
 /**
  * When a certificate is safe to show to every browser, and what to serve until then.
@@ -35,8 +36,9 @@ export function marginFor(margins: ReadinessMargins, firstIssuance: boolean): nu
 }
 
 /**
- * How a certificate that is not CT-ready yet is handled; chosen per certificate by the user,
- * consumed by the lifecycle (resting → active) and the proxy (handshakes).
+ * How a certificate that is not CT-ready yet is handled: the one policy type the lifecycle
+ * (resting → active) and the proxy (handshakes) act on. Config holds the user's words for it
+ * (config/schema.ts ServingChoice); servingPolicyFor translates.
  */
 export type ServingPolicy =
   /** Keep the previous certificate active until this one is ready (default for renewals). */
@@ -50,15 +52,27 @@ export function defaultServingPolicy(firstIssuance: boolean): ServingPolicy {
   return firstIssuance ? { mode: 'serve-now' } : { mode: 'hold' };
 }
 
+/**
+ * The policy for one issuance. The user's choice is about a first certificate, which has
+ * nothing to fall back to; a renewal keeps the previous certificate until its successor is
+ * ready, since serving it early only risks errors the old one would not cause.
+ */
+export function servingPolicyFor(choice: ServingChoice | undefined, firstIssuance: boolean): ServingPolicy {
+  if (!firstIssuance || choice === undefined) return defaultServingPolicy(firstIssuance);
+  if (choice === 'hold' || choice === 'serve-now') return { mode: choice };
+  return { mode: 'hold-handshake', maxWaitSeconds: choice.holdHandshakeSeconds };
+}
+
 export type ServingDecision =
   | { action: 'serve'; reason: string; notifyAt?: number }
   | { action: 'keep-previous'; until: number | null; reason: string }
-  | { action: 'wait'; until: number; reason: string }
+  | { action: 'wait'; until: number | null; reason: string }
   | { action: 'delay-handshake'; until: number; reason: string };
 
 /**
  * What to do with a new certificate right now. `readyAt` null means browsers will never
- * accept it (e.g. a public certificate without SCTs).
+ * accept it (e.g. a public certificate without SCTs): it is served only when the user chose
+ * serve-now or handshakes that cannot wait for it, never instead of a previous certificate.
  */
 export function servingDecision(
   policy: ServingPolicy,
@@ -68,19 +82,26 @@ export function servingDecision(
 ): ServingDecision {
   if (readyAt !== null && now >= readyAt) return { action: 'serve', reason: 'CT-ready: every browser accepts it.' };
   const when = readyAt === null ? 'never' : new Date(readyAt).toISOString();
-  if (readyAt === null) {
-    return hasPrevious
-      ? { action: 'keep-previous', until: null, reason: 'Browsers will never accept the new certificate; the previous one stays active.' }
-      : { action: 'serve', reason: 'Browsers will never accept this certificate, but there is nothing else to serve.' };
-  }
+  const never = 'Browsers will never accept the new certificate';
   switch (policy.mode) {
     case 'serve-now':
-      return { action: 'serve', notifyAt: readyAt, reason: `Served now as chosen; every browser accepts it from ${when}.` };
+      return readyAt === null
+        ? { action: 'serve', reason: 'Served now as chosen, though browsers will never accept it.' }
+        : { action: 'serve', notifyAt: readyAt, reason: `Served now as chosen; every browser accepts it from ${when}.` };
     case 'hold':
-      return hasPrevious
-        ? { action: 'keep-previous', until: readyAt, reason: `The previous certificate stays active until ${when}.` }
-        : { action: 'wait', until: readyAt, reason: `Held until ${when} as chosen.` };
+      if (hasPrevious) {
+        return {
+          action: 'keep-previous',
+          until: readyAt,
+          reason: readyAt === null ? `${never}; the previous one stays active.` : `The previous certificate stays active until ${when}.`,
+        };
+      }
+      return { action: 'wait', until: readyAt, reason: readyAt === null ? `${never}; it is held back as chosen.` : `Held until ${when} as chosen.` };
     case 'hold-handshake': {
+      if (hasPrevious) {
+        return { action: 'keep-previous', until: readyAt, reason: `The previous certificate stays active until ${when}.` };
+      }
+      if (readyAt === null) return { action: 'serve', reason: `${never}; handshakes cannot wait for it, so it is served.` };
       const until = Math.min(readyAt, now + policy.maxWaitSeconds * 1000);
       return {
         action: 'delay-handshake',

@@ -2,7 +2,7 @@ import type { ChallengeType } from '../certs/types';
 import { DnsLookup, cnameLine } from './lookup';
 import type { CaaValue, DnsRecord } from './resolver';
 import { isHomeportError } from '../errors';
-import { check, CheckResult } from './types';
+import { check, CheckResult, conclusiveFail } from './types';
 import { caaForbids } from './wording';
 
 /**
@@ -181,25 +181,25 @@ export async function checkCaa(
   if (!v.allowed) {
     if (v.accountUris.length && v.issuers.some((i) => ca.identities.includes(i))) {
       return {
-        result: check(
+        result: conclusiveFail(check(
           'caa',
           'fail',
           `The CAA records at ${found.owner} allow ${ca.displayName} only for the account ${v.accountUris.join(', ')}, and this host's account is ${ca.accountUrl}.`,
           found.evidence,
           `Add a CAA record at ${found.owner}: 0 ${wildcard ? 'issuewild' : 'issue'} "${identity}; accounturi=${ca.accountUrl}", or use the account the record names.`,
-        ),
+        )),
         facts,
       };
     }
     if (v.issuers.some((i) => ca.identities.includes(i))) {
       return {
-        result: check('caa', 'fail', `The CAA records at ${found.owner} name ${ca.displayName}, but ${v.reason}.`, found.evidence,
-          `Add validationmethods=http-01,tls-alpn-01,dns-01 (or the one you use) to the CAA record for ${identity}.`),
+        result: conclusiveFail(check('caa', 'fail', `The CAA records at ${found.owner} name ${ca.displayName}, but ${v.reason}.`, found.evidence,
+          `Add validationmethods=http-01,tls-alpn-01,dns-01 (or the one you use) to the CAA record for ${identity}.`)),
         facts,
       };
     }
     const w = caaForbids(name, ca.displayName, found.owner, v.issuers, identity, wildcard);
-    return { result: check('caa', 'fail', w.summary, found.evidence, w.fix), facts };
+    return { result: conclusiveFail(check('caa', 'fail', w.summary, found.evidence, w.fix)), facts };
   }
   const notes: string[] = [];
   if (v.allowedChallenges.length < ALL.length) notes.push(`only with ${v.allowedChallenges.join(', ')} (validationmethods)`);

@@ -4,6 +4,7 @@
  */
 export { runPreflight, type PreflightCa, type PreflightOptions } from './report';
 export { DriftWatch, type DriftWatchOptions } from './drift';
+export { IssuancePreflight, blockingFindings, type IssuancePreflightOptions } from './issuance';
 export { RateLimitLedger, publishedLimits, registeredDomain, type LedgerAssessment, type LedgerRequest } from './rate-limits';
 export { defaultDnsContext, systemResolver, type DnsContext } from './lookup';
 export { parseServer, WireResolver, type DnsServer, type Resolver } from './resolver';

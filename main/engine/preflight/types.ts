@@ -66,3 +66,19 @@ export function check(
 ): CheckResult {
   return { id, status, summary, evidence, fix };
 }
+
+/**
+ * Failures that hold whatever the network does (the CAA records forbid the CA, as opposed to
+ * a CAA lookup that failed). Kept beside the results, not in them: the JSON shape of a check
+ * is a documented contract.
+ */
+const conclusive = new WeakSet<CheckResult>();
+
+export function conclusiveFail(result: CheckResult): CheckResult {
+  conclusive.add(result);
+  return result;
+}
+
+export function isConclusive(result: CheckResult): boolean {
+  return conclusive.has(result);
+}
