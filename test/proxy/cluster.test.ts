@@ -62,4 +62,13 @@ test('cluster workers share routes, certificates, http-01 answers and counters',
   const stats = await cluster.stats();
   assert.equal(stats.find((s) => s.route === 'c.test')!.requests, 12);
   assert.equal(stats.find((s) => s.route === 'd.test')!.requests, 8);
+
+  // A worker that dies is replaced, with the current routes and certificates.
+  const [victim] = cluster.pids();
+  process.kill(victim!, 'SIGKILL');
+  for (let i = 0; i < 50 && (cluster.pids().includes(victim!) || cluster.pids().length < 2); i++) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(cluster.pids().length, 2);
+  assert.ok(!cluster.pids().includes(victim!));
+  for (const r of await many(12, () => request(httpsPort, 'd.test', { ca: ca.caPem }))) assert.equal(JSON.parse(r.body).name, 'two');
 });

@@ -98,6 +98,9 @@ export class ProxyCluster {
   private nextStatsId = 1;
   private bound = { httpPort: 0, httpsPort: 0 };
   private stopping = false;
+  /** Set once every worker started: only then is a dead worker replaced (no restart loop on a bad start). */
+  private running = false;
+  private lastRestart = 0;
 
   constructor(private readonly opts: ClusterOptions) {
     this.routeInputs = checkRoutes(opts.routes);
@@ -109,11 +112,13 @@ export class ProxyCluster {
     cluster.setupPrimary({ exec: path.join(__dirname, 'worker.js'), args: [], silent: false });
     // Every worker asks for the same address and port as configured (even port 0): the
     // cluster module then hands them all the one socket the first request bound.
-    for (let i = 0; i < this.opts.workers; i++) {
-      const w = cluster.fork({ HOMEPORT_PROXY_WORKER: '1' });
-      this.workers.push(w);
-      this.bound = await this.init(w);
+    try {
+      for (let i = 0; i < this.opts.workers; i++) this.bound = await this.init(this.fork(i));
+    } catch (e) {
+      await this.stop(0);
+      throw e;
     }
+    this.running = true;
     this.unsubscribe.push(
       this.opts.certificates.onChange(({ id, removed }) => {
         const cert = this.opts.certificates.certificates().find((c) => c.id === id);
@@ -122,17 +127,24 @@ export class ProxyCluster {
       }),
       this.opts.challenges.subscribe((token, keyAuthorization) => this.broadcast({ type: 'http01', token, keyAuthorization })),
     );
-    for (const w of this.workers) {
-      w.on('exit', (code, signal) => {
-        if (this.stopping) return;
-        process.stderr.write(`homeport: a proxy worker stopped (${signal ?? `exit ${code}`}); starting a new one\n`);
-        const i = this.workers.indexOf(w);
-        const replacement = cluster.fork({ HOMEPORT_PROXY_WORKER: '1' });
-        this.workers[i] = replacement;
-        void this.init(replacement).catch(() => {});
-      });
-    }
     return this.ports();
+  }
+
+  /** Starts worker `slot`; one that dies later is replaced (with the state of the moment). */
+  private fork(slot: number): Worker {
+    const w = cluster.fork({ HOMEPORT_PROXY_WORKER: '1' });
+    this.workers[slot] = w;
+    w.on('exit', (code, signal) => {
+      if (!this.running || this.stopping || this.workers[slot] !== w) return;
+      process.stderr.write(`homeport: a proxy worker stopped (${signal ?? `exit ${code}`}); starting a new one\n`);
+      // At most one restart a second, so a worker that dies at once cannot spin the CPU.
+      const wait = Math.max(0, this.lastRestart + 1000 - Date.now());
+      this.lastRestart = Date.now() + wait;
+      setTimeout(() => {
+        if (!this.stopping) void this.init(this.fork(slot)).catch(() => {});
+      }, wait).unref();
+    });
+    return w;
   }
 
   ports(): { httpPort: number; httpsPort: number } {
