@@ -109,3 +109,18 @@ test('graceful shutdown lets a request in flight finish, then closes', async () 
   await stopped;
   await assert.rejects(request(p.httpsPort, 'a.test', { ca: ca.caPem }), /ECONNREFUSED/);
 });
+
+test('a route reload drops no request in flight, even to an upstream that was removed', async () => {
+  const slow = await startUpstream((_req, res) => setTimeout(() => res.end('old upstream'), 400));
+  const fresh = await echoUpstream('new');
+  const p = await startProxy([{ host: 'a.test', upstreams: [slow.url] }]);
+  p.table.activate(ca.issue('a', ['a.test']));
+  const inFlight = request(p.httpsPort, 'a.test', { ca: ca.caPem });
+  await new Promise((r) => setTimeout(r, 100));
+  p.proxy.setRoutes([{ host: 'a.test', upstreams: [fresh.url] }]);
+  const next = await request(p.httpsPort, 'a.test', { ca: ca.caPem });
+  assert.equal(JSON.parse(next.body).name, 'new', 'new requests use the new route at once');
+  const r = await inFlight;
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'old upstream');
+});

@@ -19,6 +19,7 @@ export interface UpstreamTarget {
  */
 export class AgentCache {
   private readonly agents = new Map<string, http.Agent>();
+  private readonly retired = new Set<http.Agent>();
 
   get(upstream: Upstream, trustSelfSigned: boolean): http.Agent {
     const key = agentKey(upstream.url, trustSelfSigned);
@@ -42,19 +43,23 @@ export class AgentCache {
     return agent;
   }
 
-  /** Drops agents no route uses any more. */
+  /**
+   * Drops agents no route uses any more. Their idle connections close now; connections
+   * still carrying a request finish it and then time out, so a route reload drops nothing.
+   */
   retain(keys: Set<string>): void {
     for (const [key, agent] of this.agents) {
-      if (!keys.has(key)) {
-        agent.destroy();
-        this.agents.delete(key);
-      }
+      if (keys.has(key)) continue;
+      this.agents.delete(key);
+      this.retired.add(agent);
+      for (const sockets of Object.values(agent.freeSockets)) for (const s of sockets ?? []) s.destroy();
     }
   }
 
   destroy(): void {
-    for (const agent of this.agents.values()) agent.destroy();
+    for (const agent of [...this.agents.values(), ...this.retired]) agent.destroy();
     this.agents.clear();
+    this.retired.clear();
   }
 }
 
