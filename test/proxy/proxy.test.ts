@@ -9,7 +9,8 @@ import { WebSocketServer, WebSocket } from 'ws';
 import { TestCa, startUpstream, startProxy, curl, request, echoUpstream } from './fixtures';
 import { hashPassword } from '../../main/engine/proxy/basic-auth';
 import { tmpDir } from '../helpers/tmp';
-import { checkRoutes } from '../../main/engine/proxy/proxy';
+import { checkRoutes, Proxy } from '../../main/engine/proxy/proxy';
+import { CertificateTable } from '../../main/engine/proxy/cert-source';
 
 const ca = new TestCa();
 
@@ -77,7 +78,7 @@ test('SNI picks the certificate: two names, a wildcard, exact before wildcard, u
 });
 
 test('unknown names can get a default certificate instead, by setting', async () => {
-  const p = await startProxy([], { settings: { unknownName: 'default-certificate' } });
+  const p = await startProxy([], { settings: { unknownName: 'default-certificate', defaultCertificate: 'fallback' } });
   p.table.activate(ca.issue('fallback', ['fallback.test']));
   p.table.setDefault('fallback');
   const got = await new Promise<string>((resolve, reject) => {
@@ -411,4 +412,8 @@ test('routes are validated with plain messages', async () => {
   bad({ host: 'a.test', upstreams: ['http://x'], stripPrefix: true }, /needs a pathPrefix/);
   assert.throws(() => checkRoutes([{ host: 'a.test', upstreams: ['http://x'] }, { host: 'A.test.', upstreams: ['http://y'] }]), /two routes for a\.test/);
   assert.equal(checkRoutes([{ host: 'Photos.Example.COM', upstreams: ['http://127.0.0.1:1'] }])[0]!.host, 'photos.example.com');
+  const settings = (x: object) => () => new Proxy({ routes: [], settings: x, httpPort: 0, httpsPort: 0, certificates: new CertificateTable() });
+  assert.throws(settings({ requestTimeoutMs: 500, headersTimeoutMs: 1000 }), /proxy\.requestTimeoutMs: must be 0 \(no limit\) or at least headersTimeoutMs/);
+  assert.throws(settings({ unknownName: 'default-certificate' }), /proxy\.defaultCertificate: name the certificate/);
+  assert.throws(settings({ listen: 'everywhere' }), /proxy\.listen/);
 });

@@ -206,6 +206,13 @@ export const ProxySettingsSchema = z.object({
   certificatePollMs: z.number().int().min(100).default(10_000),
   /** JSON-lines access log file; `homeport serve` uses <data>/logs/access.log unless this says otherwise; false = none. */
   accessLog: z.union([z.string().min(1), z.literal(false)]).optional(),
+}).superRefine((s, ctx) => {
+  if (s.requestTimeoutMs > 0 && s.requestTimeoutMs < s.headersTimeoutMs) {
+    ctx.addIssue({ code: 'custom', path: ['requestTimeoutMs'], message: `must be 0 (no limit) or at least headersTimeoutMs (${s.headersTimeoutMs})` });
+  }
+  if (s.unknownName === 'default-certificate' && !s.defaultCertificate) {
+    ctx.addIssue({ code: 'custom', path: ['defaultCertificate'], message: 'name the certificate to answer unknown names with, or set unknownName to "refuse"' });
+  }
 });
 
 export type ProxySettings = z.infer<typeof ProxySettingsSchema>;

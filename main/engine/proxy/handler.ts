@@ -182,7 +182,14 @@ export class RequestHandler {
       }
       // Server-sent events and other slow streams: the client gets the head at once.
       if (upRes.headers['content-type']?.startsWith('text/event-stream') && 'flushHeaders' in res) res.flushHeaders();
-      upRes.on('data', (chunk: Buffer) => (meter.bytesOut += chunk.length));
+      // A declared length is what goes out when the response completes; only bodies of
+      // unknown length are counted chunk by chunk (a listener per chunk costs on the hot path).
+      const declared = upRes.headers['content-length'];
+      if (declared !== undefined && req.method !== 'HEAD') {
+        res.once('finish', () => (meter.bytesOut = Number(declared)));
+      } else {
+        upRes.on('data', (chunk: Buffer) => (meter.bytesOut += chunk.length));
+      }
       upRes.on('error', () => res.destroy());
       upRes.on('aborted', () => res.destroy());
       upRes.pipe(res as NodeJS.WritableStream);
