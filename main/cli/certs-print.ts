@@ -17,6 +17,22 @@ export function describe(view: CertificateView, dataDir: string, now = Date.now(
       lines.push(`  ready    ${r.readyAt === null ? 'never' : `${new Date(r.readyAt).toISOString()} (${relative(r.readyAt, now)})`}: ${r.reason}`);
     }
   }
+  const ct = view.ct;
+  if (ct && 'error' in ct) lines.push(`  ct       ${ct.error}`);
+  else if (ct) {
+    lines.push(`  ct       ${ct.applicable ? ct.reason : ct.applicability}`);
+    for (const s of ct.scts) {
+      lines.push(`           SCT ${s.log ? `${s.log.name} (${s.log.operator}, ${s.log.state ?? 'unknown state'})` : s.logId} at ${s.timestamp}${s.signatureValid ? '' : ', signature NOT valid'}`);
+    }
+    if (ct.applicable) {
+      for (const [browser, p] of Object.entries(ct.policies)) lines.push(`           ${browser.padEnd(8)} ${p.compliant ? 'ok' : 'NOT compliant'}: ${p.reason}`);
+    }
+    if (ct.inclusion) lines.push(`  logs     ${ct.inclusion.summary}`);
+    for (const w of ct.warnings) lines.push(`  warning  ${w}`);
+  }
+  if (view.clock && (view.clock.status === 'behind' || view.clock.status === 'ahead')) {
+    lines.push(`  clock    ${view.clock.message}${view.clock.fix ? ` Fix: ${view.clock.fix}` : ''}`);
+  }
   if (view.renewal && !view.resting) lines.push(`  renewal  ${view.renewal.at} (${relative(view.renewal.at, now)}): ${view.renewal.reason}`);
   if (view.failure && (view.state === 'failed' || view.state === 'blocked')) {
     lines.push(`  error    ${view.failure.message}${view.failure.fix ? ` Fix: ${view.failure.fix}` : ''}`);

@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   addCaOptions,
   addDataDirOption,
@@ -14,6 +14,8 @@ interface IssueOptions extends EngineCliOptions {
   dnsProvider?: string;
   certName?: string;
   serving?: 'hold' | 'serve-now';
+  holdHandshake?: number;
+  publicIp?: string[];
   wait?: boolean;
 }
 
@@ -31,8 +33,14 @@ export function register(program: Command): void {
     .option('--dns-provider <name>', 'the dnsProviders entry of config.json to use for dns-01')
     .option('--cert-name <id>', 'the name to store it under (default: from the first name)')
     .addOption(
-      new Option('--serving <policy>', 'a first certificate before it is CT-ready: hold it back, or serve it at once').choices(['hold', 'serve-now']),
+      new Option('--serving <policy>', 'a first certificate before it is CT-ready: serve it at once (default), or hold it back').choices(['hold', 'serve-now']),
     )
+    .addOption(
+      new Option('--hold-handshake <seconds>', 'on-demand: serve it at once, but hold each TLS handshake up to this long for its CT-ready moment')
+        .argParser(seconds)
+        .conflicts('serving'),
+    )
+    .option('--public-ip <address>', "this host's public address for the pre-flight checks (repeatable); no probe service is asked then", collect)
     .option('--wait', 'wait until the new certificate is active (it rests until ready)');
   addCaOptions(cmd);
   addListenerOptions(cmd);
@@ -46,14 +54,15 @@ export function register(program: Command): void {
       const { Engine } = require('../engine/engine') as typeof import('../engine/engine');
       const { engineOptions } = require('./engine-options') as typeof import('./engine-options');
       const { printView, waitForActive } = require('./certs-print') as typeof import('./certs-print');
-      engine = await Engine.open(engineOptions(opts, command));
+      const options = engineOptions(opts, command);
+      engine = await Engine.open({ ...options, overrides: { ...options.overrides, publicIps: opts.publicIp } });
       const cert = await engine.addCertificate({
         names,
         name: opts.certName,
         keyType: opts.keyType,
         challenge: opts.challenge,
         dnsProvider: opts.dnsProvider,
-        serving: opts.serving,
+        serving: opts.holdHandshake !== undefined ? { holdHandshakeSeconds: opts.holdHandshake } : opts.serving,
       });
       // Saved first, so a later `renew` or `serve` asks the same CA even if this attempt fails.
       await engine.persistOverrides();
@@ -74,4 +83,14 @@ export function register(program: Command): void {
       await engine?.close();
     }
   });
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 120) throw new InvalidArgumentError('give whole seconds from 1 to 120.');
+  return n;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 }

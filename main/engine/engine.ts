@@ -129,6 +129,8 @@ export class Engine {
   /** Ends background work (inclusion monitors) at close(). */
   private readonly background = new AbortController();
   private readonly resolvedIssuers = new Set<AcmeIssuer>();
+  /** Small state files written in the background (clock verdict); close() waits for them. */
+  private saving: Promise<unknown> = Promise.resolve();
   /** Certificates served before CT-ready under hold-handshake: new handshakes wait until `until`. */
   private readonly holds = new Map<string, { serial: string; until: number; maxWaitMs: number; done: Promise<void>; release: () => void }>();
 
@@ -286,7 +288,7 @@ export class Engine {
       view.renewal = { at: new Date(plan.renewAt).toISOString(), reason: plan.reason };
     }
     const judged = status.resting ? await this.store.read(id, 'next') : active;
-    if (judged) view.ct = await this.ctStatus(id, judged, !status.resting || !status.active);
+    if (judged) view.ct = await this.ctStatus(id, judged, judged.meta.firstIssuance);
     view.clock = await this.clockVerdict();
     return view;
   }
@@ -455,6 +457,7 @@ export class Engine {
     this.holds.clear();
     for (const issuer of this.issuers.values()) await issuer.then((i) => i.close(), () => undefined);
     this.issuers.clear();
+    await this.saving;
   }
 
   /** This machine's clock compared with the outside references seen so far (also by earlier runs). */
@@ -526,7 +529,7 @@ export class Engine {
       const check = this.clockChecker();
       for (const issuer of this.resolvedIssuers) {
         const d = issuer.lastServerDate;
-        if (d) check.add(sampleFromDateHeader(d.date, d.sentAt, d.localTime, d.ca));
+        if (d) check.add(sampleFromDateHeader(d.date, d.sentAt, d.localTime));
       }
       const scts = extractEmbeddedScts(parseCertificate(certificatesFromFile(next.certPem)[0]!));
       if (scts.length) check.add(sampleFromScts(scts.map((s) => s.timestamp), receivedAt));
@@ -558,7 +561,8 @@ export class Engine {
       this.clockCheck = new ClockCheck(this.events);
       // Saved for commands that never talk to a CA themselves (`homeport status`).
       this.events.on('clock:skew', (v) => {
-        void writeFileAtomic(path.join(this.dataDir, 'ct', 'clock.json'), JSON.stringify(v) + '\n', { mode: 0o600 }).catch(() => undefined);
+        const file = path.join(this.dataDir, 'ct', 'clock.json');
+        this.saving = this.saving.then(() => writeFileAtomic(file, JSON.stringify(v) + '\n', { mode: 0o600 })).catch(() => undefined);
       });
     }
     return this.clockCheck;

@@ -31,12 +31,12 @@ function assertChainValid(dir: string) {
   return cert;
 }
 
-async function setMargin(dataDir: string, seconds: number) {
-  await updateConfig(dataDir, (c) => ({ ...c, readinessMarginSeconds: seconds }));
+async function setRenewalMargin(dataDir: string, seconds: number) {
+  await updateConfig(dataDir, (c) => ({ ...c, ct: { ...c.ct, renewalMarginSeconds: seconds } }));
 }
 
+/** A first certificate is served at once by default (serve-now). */
 async function issueActive(dataDir: string, names: string[]) {
-  await setMargin(dataDir, 0);
   const r = await homeport(['issue', ...names, ...pebbleFlags(pebble), '--data-dir', dataDir, '--json']);
   assert.equal(r.code, 0, r.stderr);
   const view = JSON.parse(r.stdout);
@@ -44,9 +44,9 @@ async function issueActive(dataDir: string, names: string[]) {
   return view;
 }
 
-test('issue (http-01 on --http-port) stores a valid certificate that rests until notBefore + margin', async () => {
+test('issue --serving hold (http-01 on --http-port) stores a valid certificate that rests until notBefore + margin: CT not required for Pebble', async () => {
   const dataDir = tmpDir();
-  const r = await homeport(['issue', 'home.example.test', 'www.example.test', '--challenge', 'http-01', ...pebbleFlags(pebble), '--data-dir', dataDir]);
+  const r = await homeport(['issue', 'home.example.test', 'www.example.test', '--challenge', 'http-01', '--serving', 'hold', ...pebbleFlags(pebble), '--data-dir', dataDir]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /Proving control of home\.example\.test with http-01/, 'progress on stderr');
   assert.match(r.stdout, /home\.example\.test\s+issued; resting until it is ready/);
@@ -66,8 +66,17 @@ test('issue (http-01 on --http-port) stores a valid certificate that rests until
   assert.deepEqual(view.names, ['home.example.test', 'www.example.test']);
   assert.equal(view.resting.serial, cert.serialNumber.toUpperCase());
   assert.equal(view.resting.ca, pebble.directoryUrl);
-  assert.equal(view.readiness.readyAt, Date.parse(cert.validFrom) + 60_000);
+  // Pebble's root is no public one: CT does not apply, ready at notBefore + the first-issuance margin (5 s).
+  assert.equal(view.readiness.readyAt, Date.parse(cert.validFrom) + 5_000);
+  assert.match(view.readiness.reason, /CT not required: private CA/);
   assert.equal(view.active, undefined);
+  assert.equal(view.ct.serial.replace(/^0+/, '').toUpperCase(), view.resting.serial.replace(/^0+/, ''));
+  assert.equal(view.ct.applicable, false);
+  assert.equal(view.ct.readyAt, new Date(Date.parse(cert.validFrom) + 5_000).toISOString());
+  assert.deepEqual(view.ct.scts, []);
+  assert.ok(['ok', 'unknown'].includes(view.clock.status), JSON.stringify(view.clock));
+  const text = await homeport(['status', '--data-dir', dataDir]);
+  assert.match(text.stdout, /ct\s+CT not required: private CA/);
 
   // The CA settings were saved, so later runs need no flags.
   const config = JSON.parse(readFileSync(path.join(dataDir, 'config.json'), 'utf8'));
@@ -80,7 +89,7 @@ test('renew --force keeps the old certificate active until the new one is ready'
   const first = await issueActive(dataDir, ['renew.example.test']);
   const current = path.join(dataDir, 'certs', 'renew.example.test', 'current');
   const oldKey = readFileSync(path.join(current, 'key.pem'), 'utf8');
-  await setMargin(dataDir, 2);
+  await setRenewalMargin(dataDir, 2);
 
   const renewed = await homeport(['renew', '--force', 'renew.example.test', '--data-dir', dataDir, '--json']);
   assert.equal(renewed.code, 0, renewed.stderr);
@@ -131,6 +140,7 @@ for (const killAt of [/Proving control of/, /Finalizing the order/, /Storing the
   test(`SIGKILL during a renewal (at "${killAt.source}"): the active certificate survives and the renewal resumes`, async () => {
     const dataDir = tmpDir();
     const first = await issueActive(dataDir, ['crash.example.test']);
+    await setRenewalMargin(dataDir, 2);
     const current = path.join(dataDir, 'certs', 'crash.example.test', 'current');
     const before = readFileSync(path.join(current, 'fullchain.pem'), 'utf8');
 
@@ -152,7 +162,7 @@ for (const killAt of [/Proving control of/, /Finalizing the order/, /Storing the
     assert.equal(status.active.serial, first.active.serial);
 
     // The next run takes over the dead process's lock and finishes the renewal.
-    const resumed = await homeport(['renew', '--data-dir', dataDir, '--json']);
+    const resumed = await homeport(['renew', '--wait', '--data-dir', dataDir, '--json']);
     assert.equal(resumed.code, 0, resumed.stderr);
     const [outcome] = JSON.parse(resumed.stdout);
     // Killed before storing: the renewal is pending and runs again. Killed while or after

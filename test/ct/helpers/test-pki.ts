@@ -151,6 +151,8 @@ export interface IssuedLeaf {
   der: Buffer;
   pem: string;
   precertDer: Buffer;
+  /** The leaf's private key, PKCS#8 PEM (for stores that check the pair). */
+  keyPem: string;
 }
 
 /**
@@ -158,7 +160,7 @@ export interface IssuedLeaf {
  * extensions, SCTs over its precert entry, final certificate with the SCT list in its place.
  */
 export function issueLeaf(spec: LeafSpec): IssuedLeaf {
-  const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const spki = publicKey.export({ type: 'spki', format: 'der' });
   const serial = serialCounter++;
   const dns = spec.dnsName ?? 'home.example.test';
@@ -186,7 +188,7 @@ export function issueLeaf(spec: LeafSpec): IssuedLeaf {
   // No SCTs at all: a certificate the CA never logged, without the extension.
   const list = spec.rawSctList ?? (spec.scts.length ? sctList(spec.scts.map((s) => makeSct(s, entry))) : undefined);
   const der = signCert(tbsWith(list ? [ext(SCT_LIST_OID, false, octet(list))] : []), spec.ca.key);
-  return { der, pem: toPem(der), precertDer };
+  return { der, pem: toPem(der), precertDer, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
 }
 
 /** A Chrome-v3-shaped log list for test logs. */
