@@ -20,7 +20,6 @@ import type { AcmeIssuer } from './acme/issuer';
 import type { LogListSource } from './ct/log-list-refresh';
 import type { ClockCheck, ClockVerdict } from './ct/clock-skew';
 import type { CtStatus } from './ct/status';
-import type { EngineEvents } from './events';
 import type { IssuancePreflight } from './preflight/issuance';
 
 /**
@@ -512,47 +511,50 @@ export class Engine {
    * SCT timestamps, record the certificate in the rate-limit ledger, and follow the SCTs into
    * their logs (results as cert:ct-logged, and in status).
    */
-  private afterIssuance(id: string, next: StoredCert, firstIssuance: boolean): void {
+  private async afterIssuance(id: string, next: StoredCert, firstIssuance: boolean): Promise<void> {
     const receivedAt = this.clock.now();
     const cert = this.config.certificates.find((c) => c.name === id);
-    const saveInclusion = (e: EngineEvents['cert:ct-logged']) => {
-      if (e.name !== id || e.serial !== next.meta.serial) return;
-      const { name: _, ...rest } = e;
-      void this.store.writeJson(id, INCLUSION_FILE, rest).catch(() => undefined);
-    };
-    void (async () => {
-      const [{ extractEmbeddedScts }, { certificatesFromFile, parseCertificate }, { sampleFromScts, sampleFromDateHeader }] = [
-        require('./ct/sct') as typeof import('./ct/sct'),
-        require('./ct/x509') as typeof import('./ct/x509'),
-        require('./ct/clock-skew') as typeof import('./ct/clock-skew'),
-      ];
-      const check = this.clockChecker();
-      for (const issuer of this.resolvedIssuers) {
-        const d = issuer.lastServerDate;
-        if (d) check.add(sampleFromDateHeader(d.date, d.sentAt, d.localTime));
-      }
+    if (cert && this.preflight) {
+      // Before anything else can be asked of the CA: the ledger is what the next pre-flight reads.
+      const { RateLimitLedger } = require('./preflight/rate-limits') as typeof import('./preflight/rate-limits');
+      const ledger = await RateLimitLedger.open(path.join(this.dataDir, 'rate-limits.json'), this.clock);
+      await ledger.recordCertificate({ ca: next.meta.ca, names: cert.names, renewal: !firstIssuance });
+    }
+    const { extractEmbeddedScts } = require('./ct/sct') as typeof import('./ct/sct');
+    const { certificatesFromFile, parseCertificate } = require('./ct/x509') as typeof import('./ct/x509');
+    const { sampleFromScts, sampleFromDateHeader } = require('./ct/clock-skew') as typeof import('./ct/clock-skew');
+    const check = this.clockChecker();
+    for (const issuer of this.resolvedIssuers) {
+      const d = issuer.lastServerDate;
+      if (d) check.add(sampleFromDateHeader(d.date, d.sentAt, d.localTime));
+    }
+    try {
       const scts = extractEmbeddedScts(parseCertificate(certificatesFromFile(next.certPem)[0]!));
       if (scts.length) check.add(sampleFromScts(scts.map((s) => s.timestamp), receivedAt));
-      if (cert && this.preflight) {
-        const { RateLimitLedger } = require('./preflight/rate-limits') as typeof import('./preflight/rate-limits');
-        const ledger = await RateLimitLedger.open(path.join(this.dataDir, 'rate-limits.json'), this.clock);
-        await ledger.recordCertificate({ ca: next.meta.ca, names: cert.names, renewal: !firstIssuance });
-      }
-      const { watchInclusion } = require('./ct/inclusion') as typeof import('./ct/inclusion');
-      const lists = await this.logListSource();
-      const off = this.events.on('cert:ct-logged', saveInclusion);
-      try {
-        await watchInclusion(this.events, { name: id, serial: next.meta.serial, certPem: next.certPem, chainPem: next.chainPem }, lists.lists().chrome, {
-          clock: this.clock,
-          signal: this.background.signal,
-        });
-      } finally {
-        off();
-      }
-    })().catch((e: unknown) => {
+    } catch {
+      // An unreadable SCT list is the gate's verdict to give (readyAt null, with the reason).
+    }
+    void this.watchInclusion(id, next).catch((e: unknown) => {
       if (this.background.signal.aborted) return;
-      this.events.emit('progress', { name: id, step: `CT monitoring stopped: ${(e as Error).message}` });
+      this.events.emit('progress', { name: id, step: `CT log monitoring stopped: ${(e as Error).message}` });
     });
+  }
+
+  /** Follows the SCTs into their logs beside serving; the result is kept for status. */
+  private async watchInclusion(id: string, next: StoredCert): Promise<void> {
+    const { watchInclusion } = require('./ct/inclusion') as typeof import('./ct/inclusion');
+    const lists = await this.logListSource();
+    const report = await watchInclusion(this.events, { name: id, serial: next.meta.serial, certPem: next.certPem, chainPem: next.chainPem }, lists.lists().chrome, {
+      clock: this.clock,
+      signal: this.background.signal,
+    });
+    const result: CtStatus['inclusion'] = {
+      serial: next.meta.serial,
+      allLogged: report.allLogged,
+      summary: report.summary,
+      scts: report.results.map(({ logId, logName, status, treeSize, leafIndex, message }) => ({ logId, logName, status, treeSize, leafIndex, message })),
+    };
+    await this.store.writeJson(id, INCLUSION_FILE, result);
   }
 
   private clockChecker(): ClockCheck {

@@ -73,8 +73,8 @@ export interface LifecycleDeps {
   retryAt?: (error: unknown, failures: number, now: number) => number | undefined;
   /** Pre-flight checks; a HomeportError thrown here blocks the certificate instead of failing it. */
   check?: (cert: CertificateConfig, opts: { renewal: boolean; signal?: AbortSignal }) => Promise<void>;
-  /** A new certificate was stored (before it is judged): for monitors that must not delay serving. */
-  onIssued?: (id: string, next: StoredCert, firstIssuance: boolean) => void;
+  /** A new certificate was stored (before it is judged): bookkeeping, and monitors started in the background. */
+  onIssued?: (id: string, next: StoredCert, firstIssuance: boolean) => Promise<void>;
   /** Called after every promotion (the proxy's hot swap), with the promoted certificate's readiness. */
   onActivated?: (id: string, current: StoredCert, readiness: ReadinessRecord, previous?: StoredMeta) => void;
 }
@@ -220,7 +220,7 @@ export class Lifecycle {
           notBefore: next.meta.notBefore,
           notAfter: next.meta.notAfter,
         });
-        this.deps.onIssued?.(id, next, !current);
+        await this.deps.onIssued?.(id, next, !current);
         const readiness = await this.deps.gate({ certPem: next.certPem, chainPem: next.chainPem, firstIssuance: !current });
         record = await this.transition(id, {
           state: 'resting',

@@ -55,16 +55,16 @@ export class IssuancePreflight {
 
   /**
    * The lifecycle's check: throws a HomeportError (the certificate is then `blocked`) for a
-   * conclusive finding; a renewal's run goes through the drift watch, so a change since the
-   * last run is reported as `dns:drift` too.
+   * conclusive finding. Runs go through the drift watch: a first issuance records the
+   * baseline, a renewal reports what changed since as `dns:drift`.
    */
-  async check(cert: CertificateConfig, opts: { renewal: boolean; signal?: AbortSignal }): Promise<void> {
+  async check(cert: CertificateConfig, opts: { signal?: AbortSignal } = {}): Promise<void> {
     const config = this.opts.config();
     const wildcard = blockWildcard(cert, config);
     if (wildcard) throw wildcard;
     const timeoutMs = this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     let timer: NodeJS.Timeout | undefined;
-    const run = opts.renewal ? this.drift.beforeRenewal(cert.names) : this.report(cert.names);
+    const run = this.drift.beforeRenewal(cert.names);
     const gaveUp = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => resolve(undefined), timeoutMs);
       opts.signal?.addEventListener('abort', () => resolve(undefined), { once: true });
