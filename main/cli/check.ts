@@ -77,13 +77,15 @@ async function runCheck(names: string[], opts: CheckOptions) {
     import('../engine/config/file.js'),
     import('../engine/preflight/dns-provider-choice.js'),
   ]);
+  const config = await loadConfig(opts.dataDir);
+  // --public-ip, else the addresses config.json names; only without either are probe services asked.
+  const publicIps = opts.publicIp?.length ? opts.publicIp : config.publicIps;
   let addresses;
   try {
-    addresses = opts.publicIp?.length ? addr.fixedAddresses(opts.publicIp) : addr.httpProbe();
+    addresses = publicIps?.length ? addr.fixedAddresses(publicIps) : addr.httpProbe();
   } catch (e) {
     throw new HomeportError('preflight.bad-public-ip', (e as Error).message, { fix: 'Give --public-ip as an IPv4 or IPv6 address, e.g. 203.0.113.7.' });
   }
-  const config = await loadConfig(opts.dataDir);
   const resolver = opts.resolver ?? config.resolver;
   const provider = chooseDnsProvider(config, names, opts.dnsProvider);
   const caEntry = opts.ca?.[0] ? { ca: opts.ca[0], caRoot: opts.caRoot } : config.cas[0]!;

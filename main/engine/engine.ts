@@ -124,7 +124,9 @@ export class Engine {
   private started = false;
   private logLists?: Promise<LogListSource>;
   private clockCheck?: ClockCheck;
-  private readonly preflight?: IssuancePreflight;
+  /** The default pre-flight (and its drift watch) is in use; loaded on first need, so `status` starts fast. */
+  private readonly defaultPreflight: boolean = false;
+  private issuancePreflight?: IssuancePreflight;
   /** Ends background work (inclusion monitors) at close(). */
   private readonly background = new AbortController();
   private readonly resolvedIssuers = new Set<AcmeIssuer>();
@@ -142,10 +144,8 @@ export class Engine {
     let check: LifecycleCheck | undefined;
     if (typeof opts.preflight === 'function') check = opts.preflight;
     else if (opts.preflight ?? !opts.issuer) {
-      const { IssuancePreflight } = require('./preflight/issuance') as typeof import('./preflight/issuance');
-      const preflight = new IssuancePreflight({ dataDir: opts.dataDir, config: () => this.config, clock: this.clock, events: this.events });
-      this.preflight = preflight;
-      check = (cert, o) => preflight.check(cert, o);
+      this.defaultPreflight = true;
+      check = (cert, o) => this.preflight().check(cert, o);
     }
     this.lifecycle = new Lifecycle({
       store: this.store,
@@ -436,7 +436,7 @@ export class Engine {
       // The first download waits a minute: starting up (settling, issuing) comes first.
       await lists.start(undefined, LOG_LIST_FIRST_REFRESH_DELAY_MS);
     }
-    this.preflight?.drift.start();
+    if (this.defaultPreflight) this.preflight().drift.start();
     for (const cert of this.config.certificates) {
       await this.lifecycle.settle(cert);
       await this.restoreHold(cert);
@@ -448,7 +448,7 @@ export class Engine {
     this.started = false;
     this.lifecycle.close();
     this.background.abort();
-    this.preflight?.drift.stop();
+    this.issuancePreflight?.drift.stop();
     if (this.logLists) (await this.logLists.catch(() => undefined))?.stop();
     for (const t of this.renewalTimers.values()) t.timer.cancel();
     this.renewalTimers.clear();
@@ -514,7 +514,7 @@ export class Engine {
   private async afterIssuance(id: string, next: StoredCert, firstIssuance: boolean): Promise<void> {
     const receivedAt = this.clock.now();
     const cert = this.config.certificates.find((c) => c.name === id);
-    if (cert && this.preflight) {
+    if (cert && this.defaultPreflight) {
       // Before anything else can be asked of the CA: the ledger is what the next pre-flight reads.
       const { RateLimitLedger } = require('./preflight/rate-limits') as typeof import('./preflight/rate-limits');
       const ledger = await RateLimitLedger.open(path.join(this.dataDir, 'rate-limits.json'), this.clock);
@@ -555,6 +555,14 @@ export class Engine {
       scts: report.results.map(({ logId, logName, status, treeSize, leafIndex, message }) => ({ logId, logName, status, treeSize, leafIndex, message })),
     };
     await this.store.writeJson(id, INCLUSION_FILE, result);
+  }
+
+  private preflight(): IssuancePreflight {
+    if (!this.issuancePreflight) {
+      const { IssuancePreflight } = require('./preflight/issuance') as typeof import('./preflight/issuance');
+      this.issuancePreflight = new IssuancePreflight({ dataDir: this.dataDir, config: () => this.config, clock: this.clock, events: this.events });
+    }
+    return this.issuancePreflight;
   }
 
   private clockChecker(): ClockCheck {
