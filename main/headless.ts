@@ -219,7 +219,7 @@ export async function runHeadless(): Promise<void> {
   ]);
   const dataDir = process.env.HOMEPORT_DATA_DIR ?? defaultDataDir();
   const port = process.env.HOMEPORT_UI_PORT ? Number(process.env.HOMEPORT_UI_PORT) : 0;
-  const runtime = await openRuntime({ dataDir, host: 'headless', prefs: filePrefsStore(dataDir) });
+  const runtime = await openRuntime({ dataDir, host: 'headless', prefs: filePrefsStore(dataDir), serve: true });
   const host = await startHeadlessHost({ api: runtime.api, port });
   process.stdout.write(
     `Homeport is running without Electron (its binary is not installed here).\n` +

@@ -125,12 +125,21 @@ export interface Settings {
   launchAtLogin: boolean;
 }
 
+export interface ProxyStatus {
+  running: boolean;
+  httpPort?: number;
+  httpsPort?: number;
+  /** Why it is not running (e.g. a port in use), with the fix. */
+  problem?: ApiError;
+}
+
 export interface Overview {
   version: string;
   /** Which host the UI runs in; the UI hides settings that do not apply. */
   host: 'electron' | 'headless';
   certificates: CertificateSummary[];
   routes: RouteView[];
+  proxy: ProxyStatus;
   /** False until the first certificate has been issued: the UI opens the wizard. */
   setUp: boolean;
   /** What the wizard must still ask before the first order (e-mail, terms of service). */

@@ -9,8 +9,9 @@ import { LATENCY_BUCKETS_MS } from '../engine/proxy/stats';
 import { version } from '../version';
 import type {
   CertificateDetail, CertificateSummary, CertVersion, ExportFile, ExportInput, HomeportApi, IssueInput,
-  Overview, PreflightReport, RouteInput, RouteView, Settings,
+  Overview, PreflightReport, ProxyStatus, RouteInput, RouteView, Settings,
 } from './contract';
+import type { RouteStats } from '../engine/proxy/stats';
 import type { PrefsStore } from './prefs';
 
 /**
@@ -24,8 +25,12 @@ export interface HandlerDeps {
   prefs: PrefsStore;
   /** The pre-flight report for names (the same checks as `homeport check`). */
   preflight(names: string[], ca?: string): Promise<PreflightReport>;
-  /** Per-route counters of the running proxy, when one runs in this process. */
-  routeStats?: () => { route: string; requests: number; errors: number; bytesIn: number; bytesOut: number; latency: number[] }[];
+  /** Whether the reverse proxy runs in this process, on which ports, or why not. */
+  proxy: () => ProxyStatus;
+  /** Per-route counters of the running proxy. */
+  routeStats?: () => Promise<RouteStats[]>;
+  /** Tells the running proxy that config.json's routes changed. */
+  routesChanged?: () => Promise<void>;
   /** Electron: turns start-at-login on or off; absent in the headless host. */
   setLaunchAtLogin?: (on: boolean) => boolean;
 }
@@ -56,7 +61,7 @@ export function createHandlers(deps: HandlerDeps): HomeportApi {
 
   const routes = async (): Promise<RouteView[]> => {
     const { listRoutes } = await import('../engine/proxy/route-config.js');
-    const stats = new Map((deps.routeStats?.() ?? []).map((s) => [s.route, s]));
+    const stats = new Map(((await deps.routeStats?.()) ?? []).map((s) => [s.route, s]));
     return (await listRoutes(engine.dataDir)).map((r) => {
       const key = r.pathPrefix ? `${r.host}${r.pathPrefix}` : r.host;
       const s = stats.get(key);
@@ -127,6 +132,7 @@ export function createHandlers(deps: HandlerDeps): HomeportApi {
         host: deps.host,
         certificates,
         routes: await routes(),
+        proxy: deps.proxy(),
         setUp: certificates.length > 0,
         account: { ...(engine.config.email ? { email: engine.config.email } : {}), acceptTos: engine.config.acceptTos, cas: engine.config.cas.map((c) => c.ca) },
         now: new Date().toISOString(),
@@ -204,12 +210,14 @@ export function createHandlers(deps: HandlerDeps): HomeportApi {
     async addRoute(req: RouteInput) {
       const { addRoute } = await import('../engine/proxy/route-config.js');
       await addRoute(engine.dataDir, { host: req.host, upstreams: req.upstreams, ...(req.pathPrefix ? { pathPrefix: req.pathPrefix } : {}) });
+      await deps.routesChanged?.();
       return routes();
     },
 
     async removeRoute({ host }) {
       const { removeRoute } = await import('../engine/proxy/route-config.js');
       await removeRoute(engine.dataDir, host);
+      await deps.routesChanged?.();
       return routes();
     },
 

@@ -1,7 +1,9 @@
 import type { Clock } from '../engine/clock';
 import type { EngineEventName, EngineEvents } from '../engine/events';
-import type { ApiEvent } from './contract';
-import { createApiHost, type ApiHost } from './dispatch';
+import type { Engine } from '../engine/engine';
+import type { Serving } from '../engine/proxy/serve';
+import type { ApiEvent, ProxyStatus } from './contract';
+import { createApiHost, toApiError, type ApiHost } from './dispatch';
 import { createHandlers, type HandlerDeps } from './handlers';
 import type { PrefsStore } from './prefs';
 import { preflightRunner, type PreflightSetup } from './preflight';
@@ -17,6 +19,12 @@ export interface RuntimeOptions {
   setLaunchAtLogin?: HandlerDeps['setLaunchAtLogin'];
   preflight?: PreflightSetup;
   clock?: Clock;
+  /**
+   * Run the reverse proxy too (as `homeport serve` does), on the config's ports. When it
+   * cannot start (a port in use or privileged) the engine still runs and the overview says
+   * why, so the user can fix the ports from Settings.
+   */
+  serve?: boolean;
 }
 
 export interface Runtime {
@@ -30,21 +38,41 @@ export const UI_EVENTS = [
 ] as const satisfies readonly EngineEventName[];
 
 export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
-  const { Engine } = await import('../engine/engine.js');
-  const engine = await Engine.open({ dataDir: opts.dataDir, ...(opts.clock ? { clock: opts.clock } : {}) });
-  await engine.start();
+  const engineOptions = opts.clock ? { clock: opts.clock } : {};
+  let serving: Serving | undefined;
+  let proxy: ProxyStatus = { running: false };
+  let engine: Engine | undefined;
+  if (opts.serve) {
+    const { startServing } = await import('../engine/proxy/serve.js');
+    try {
+      serving = await startServing({ dataDir: opts.dataDir, engine: engineOptions });
+      engine = serving.engine;
+      proxy = { running: true, ...serving.ports };
+    } catch (e) {
+      proxy = { running: false, problem: toApiError(e) };
+    }
+  }
+  if (!engine) {
+    const { Engine } = await import('../engine/engine.js');
+    engine = await Engine.open({ dataDir: opts.dataDir, ...engineOptions });
+    await engine.start();
+  }
   const impl = createHandlers({
     engine,
     host: opts.host,
     prefs: opts.prefs,
     preflight: preflightRunner(engine, opts.preflight),
+    proxy: () => proxy,
+    ...(serving ? { routeStats: serving.stats, routesChanged: serving.reload } : {}),
     ...(opts.setLaunchAtLogin ? { setLaunchAtLogin: opts.setLaunchAtLogin } : {}),
   });
+  const events = engine.events;
   const api = createApiHost(impl, (listener) => {
     const offs = UI_EVENTS.map((type) =>
-      engine.events.on(type, (payload: EngineEvents[typeof type]) => listener({ type, payload } as ApiEvent)),
+      events.on(type, (payload: EngineEvents[typeof type]) => listener({ type, payload } as ApiEvent)),
     );
     return () => offs.forEach((off) => off());
   });
-  return { api, close: () => engine.close() };
+  const running = engine;
+  return { api, close: async () => (serving ? serving.stop(5_000) : running.close()) };
 }

@@ -41,7 +41,7 @@ async function start(): Promise<void> {
   try {
     const dataDir = process.env.HOMEPORT_DATA_DIR ?? defaultDataDir();
     const prefs = await electronPrefsStore(dataDir);
-    runtime = await openRuntime({ dataDir, host: 'electron', prefs, setLaunchAtLogin });
+    runtime = await openRuntime({ dataDir, host: 'electron', prefs, setLaunchAtLogin, serve: true });
     hardenSession(session.defaultSession);
     handleAppProtocol();
     registerIpc(runtime.api);

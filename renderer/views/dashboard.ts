@@ -4,7 +4,7 @@ import { h, relative } from '../dom.js';
 import { pendingReadiness, stateBadge } from './common.js';
 
 export function dashboard(ctx: Ctx): HTMLElement {
-  const { certificates, routes } = ctx.overview;
+  const { certificates, routes, proxy } = ctx.overview;
   const now = Date.now();
   return h('main', { class: 'page', 'data-view': 'dashboard' },
     h('header', { class: 'page-head' },
@@ -14,7 +14,17 @@ export function dashboard(ctx: Ctx): HTMLElement {
     certificates.length === 0
       ? h('div', { class: 'empty' }, h('p', {}, 'No certificates yet.'), h('button', { class: 'primary', onclick: () => ctx.go('#/wizard') }, 'Get your first certificate'))
       : h('ul', { class: 'cards' }, certificates.map((c) => certCard(c, now))),
-    h('header', { class: 'page-head' }, h('h2', {}, 'Proxy routes')),
+    h('header', { class: 'page-head' },
+      h('h2', {}, 'Proxy routes'),
+      proxy.running ? h('span', { class: 'muted small', 'data-proxy': 'running' }, `Serving on ports ${proxy.httpPort} and ${proxy.httpsPort}`) : null,
+    ),
+    !proxy.running && proxy.problem
+      ? h('div', { class: 'callout bad', 'data-proxy': 'stopped' },
+          h('strong', {}, `The proxy is not running: ${proxy.problem.message}`),
+          proxy.problem.fix ? h('p', {}, proxy.problem.fix) : null,
+          h('p', { class: 'muted small' }, 'Certificates are still issued and renewed. Change the ports in Settings, then restart Homeport.'),
+        )
+      : null,
     routesTable(ctx, routes),
   );
 }

@@ -66,6 +66,6 @@ export async function worldDataDir(world: AppWorld, opts: { acceptTos?: boolean;
   return dataDir;
 }
 
-export function openTestRuntime(dataDir: string, host: 'headless' | 'electron' = 'headless'): Promise<Runtime> {
-  return openRuntime({ dataDir, host, prefs: filePrefsStore(dataDir), preflight: { publicIps: [PUBLIC_V4] } });
+export function openTestRuntime(dataDir: string, opts: { host?: 'headless' | 'electron'; serve?: boolean } = {}): Promise<Runtime> {
+  return openRuntime({ dataDir, host: opts.host ?? 'headless', prefs: filePrefsStore(dataDir), preflight: { publicIps: [PUBLIC_V4] }, serve: opts.serve ?? false });
 }
