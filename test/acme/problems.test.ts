@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { AcmeProblemError, addressFromDetail, isCaSpecificFailure, parseRetryAfter } from '../../main/engine/acme/problems';
+import { AcmeProblemError, addressFromDetail, isCaSpecificFailure, parseRetryAfter, RateLimitReachedError } from '../../main/engine/acme/problems';
 import { HomeportError } from '../../main/engine/errors';
+import { aaaaNotThisHost, caaForbids, dnsServfail, nameDoesNotExist } from '../../main/engine/preflight/wording';
 
 const E = 'urn:ietf:params:acme:error:';
 
-test('an IPv6 address that did not answer: fix or remove the AAAA record', () => {
+test('an IPv6 address (not this host) that did not answer: the AAAA record, in the words pre-flight uses', () => {
   const e = new AcmeProblemError(
     { type: `${E}connection`, detail: '2001:db8::1: Fetching http://home.example.com/.well-known/acme-challenge/x: Timeout during connect' },
     { ca: "Let's Encrypt", identifier: 'home.example.com', challenge: 'http-01', addressUsed: '2001:db8::1' },
@@ -14,7 +15,9 @@ test('an IPv6 address that did not answer: fix or remove the AAAA record', () =>
   assert.equal(e.problemType, `${E}connection`);
   assert.equal(e.addressUsed, '2001:db8::1');
   assert.match(e.message, /reached 2001:db8::1 over IPv6 for "home\.example\.com", which did not answer in time on port 80/);
-  assert.match(e.fix!, /Fix or remove the AAAA record of home\.example\.com/);
+  const preflight = aaaaNotThisHost('home.example.com', '2001:db8::1', "Let's Encrypt", []);
+  assert.ok(e.message.endsWith(preflight.summary), e.message);
+  assert.match(e.fix!, /^Remove the AAAA record/);
   assert.equal(e.details?.addressUsed, '2001:db8::1');
   assert.ok(e instanceof HomeportError);
 });
@@ -30,7 +33,9 @@ test('other problems get their own diagnosis', () => {
     [{ type: `${E}unauthorized`, detail: 'Invalid response from http://a.example.com/: 404' }, { challenge: 'http-01', addressUsed: '198.51.100.4' }, /wrong answer .* from 198\.51\.100\.4 on port 80/, /A\/AAAA records/],
     [{ type: `${E}unauthorized`, detail: 'No TXT record found' }, { challenge: 'dns-01' }, /TXT record at _acme-challenge\.a\.example\.com/, /DNS provider/],
     [{ type: `${E}dns`, detail: 'DNS problem: NXDOMAIN looking up A for a.example.com' }, {}, /does not exist in DNS/, /Create an A/],
+    [{ type: `${E}dns`, detail: 'DNS problem: query timed out' }, {}, /could not look up "a\.example\.com"/, /name servers answer/],
     [{ type: `${E}caa`, detail: 'CAA record for a.example.com prevents issuance' }, { caaIdentities: ['letsencrypt.org'] }, /CAA record .* does not allow CA/, /0 issue "letsencrypt\.org"/],
+    [{ type: `${E}caa`, detail: 'CAA record for a.example.com prevents issuance' }, {}, /CAA record .* does not allow CA/, /Add a CAA record that allows this CA/],
     [{ type: `${E}rateLimited`, detail: 'too many certificates' }, { retryAfter: Date.UTC(2026, 5, 1) }, /rate limit/, /after 2026-06-01T00:00:00\.000Z/],
     [{ type: `${E}rejectedIdentifier` }, {}, /will not issue for "a\.example\.com"/, /another CA/],
     [{ type: `${E}externalAccountRequired` }, {}, /External Account Binding/, /--eab-kid/],
@@ -43,6 +48,26 @@ test('other problems get their own diagnosis', () => {
     assert.match(e.message, message, e.message);
     assert.match(e.fix ?? '', fix, e.fix);
   }
+});
+
+test('DNS and CAA failures read the same as the pre-flight findings', () => {
+  const nx = new AcmeProblemError({ type: `${E}dns`, detail: 'DNS problem: NXDOMAIN looking up A for a.example.com' }, { ca: 'CA', identifier: 'a.example.com' });
+  assert.ok(nx.message.startsWith(nameDoesNotExist('a.example.com').summary.replace(/\.$/, '')), nx.message);
+  assert.equal(nx.fix, nameDoesNotExist('a.example.com').fix);
+  const sf = new AcmeProblemError({ type: `${E}dns`, detail: 'DNS problem: SERVFAIL looking up CAA for a.example.com' }, { ca: 'CA', identifier: '*.a.example.com' });
+  assert.ok(sf.message.startsWith(dnsServfail('a.example.com', "the CA's resolver").summary), sf.message);
+  assert.equal(sf.fix, dnsServfail('a.example.com', "the CA's resolver").fix);
+  const caa = new AcmeProblemError({ type: `${E}caa`, detail: 'CAA record for example.com prevents issuance' }, { ca: "Let's Encrypt", identifier: '*.a.example.com', caaIdentities: ['letsencrypt.org'] });
+  assert.equal(caa.fix, caaForbids('*.a.example.com', "Let's Encrypt", 'example.com', [], 'letsencrypt.org', true).fix);
+  assert.match(caa.fix!, /at example\.com: 0 issuewild "letsencrypt\.org"/);
+});
+
+test('the ledger\'s refusal is CA-specific and carries when the order may go out', () => {
+  const e = new RateLimitReachedError("Let's Encrypt", ['The limit of 5 certificates for exactly the same names per 7 d is reached for a.example.com.'], Date.UTC(2026, 5, 1));
+  assert.equal(e.code, 'acme.rate-limit-reached');
+  assert.match(e.message, /did not ask Let's Encrypt.*5 certificates for exactly the same names/);
+  assert.match(e.fix!, /until 2026-06-01T00:00:00\.000Z/);
+  assert.ok(isCaSpecificFailure(e), 'the next CA is asked instead');
 });
 
 test('addresses are read from problem details when the CA sends no validationRecord', () => {

@@ -5,9 +5,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { tmpDir } from '../helpers/tmp';
 import { requireTool } from '../helpers/tools';
-import { ariCertId, planByLifetime, planRenewal } from '../../main/engine/acme/renewal';
+import { planByLifetime, planRenewal } from '../../main/engine/acme/renewal';
+import { ariCertId } from '../../main/engine/acme/ari';
 import { nextRetry, BACKOFF_MAX_MS, BACKOFF_MIN_MS, RATE_LIMIT_MIN_MS } from '../../main/engine/acme/backoff';
-import { AcmeProblemError } from '../../main/engine/acme/problems';
+import { AcmeProblemError, RateLimitReachedError } from '../../main/engine/acme/problems';
 import { ManualClock } from '../../main/engine/clock';
 
 const DAY = 86_400_000;
@@ -85,4 +86,8 @@ test('back-off honours rateLimited and Retry-After', () => {
   assert.match(r2.reason, /Retry-After/);
   const sooner = new AcmeProblemError({ type: 'urn:ietf:params:acme:error:serverInternal' }, { ca: 'CA', retryAfter: now + 1_000 });
   assert.ok(nextRetry({ clock, failures: 5, error: sooner, random: () => 0.5 }).retryAt >= now + 16 * BACKOFF_MIN_MS, 'a short Retry-After does not shorten the back-off');
+  const ledger = new RateLimitReachedError('CA', ['limit reached'], now + 2 * DAY);
+  const r3 = nextRetry({ clock, failures: 1, error: ledger });
+  assert.equal(r3.retryAt, now + 2 * DAY, 'the ledger\'s "possible again at" is waited for');
+  assert.match(r3.reason, /rate limit allows the order again/);
 });

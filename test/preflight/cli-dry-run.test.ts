@@ -3,9 +3,8 @@ import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { createPrivateKey } from 'node:crypto';
-import { AcmeClient } from '../../main/engine/acme/client';
-import { Transport } from '../../main/engine/acme/transport';
+import { CaClient, type Authorization, type Order } from '../../main/engine/acme/client';
+import { CaConnection, fetchDirectory } from '../../main/engine/acme/transport';
 import { startPebble, Pebble } from '../helpers/pebble';
 import { freePort } from '../helpers/ports';
 import { tmpDir } from '../helpers/tmp';
@@ -140,28 +139,29 @@ test('--ca URL reads the directory; --dry-run validates for real at Pebble and i
   // Nothing usable is left at the CA: the authorization is deactivated, the order never finalized.
   const [caId] = await fs.readdir(path.join(dataDir, 'accounts'));
   const dir = path.join(dataDir, 'accounts', caId);
-  const transport = new Transport('pebble', { caPem: pebble.caRootPem });
+  const conn = new CaConnection('pebble', { caPem: pebble.caRootPem });
   try {
-    const client = new AcmeClient(transport, pebble.directoryUrl, createPrivateKey(await fs.readFile(path.join(dir, 'key.pem'), 'utf8')), 'pebble');
-    client.accountUrl = JSON.parse(await fs.readFile(path.join(dir, 'account.json'), 'utf8')).url;
+    const client = new CaClient(conn, pebble.directoryUrl, await fs.readFile(path.join(dir, 'key.pem'), 'utf8'), await fetchDirectory(conn, pebble.directoryUrl));
+    client.useAccount(JSON.parse(await fs.readFile(path.join(dir, 'account.json'), 'utf8')).url);
     const authzUrl = /^authorization (\S+): valid$/.exec(dry.evidence.at(-1)!)![1];
     const orderUrl = /^order (\S+) at /.exec(dry.evidence[0])![1];
-    assert.equal((await client.get<{ status: string }>(authzUrl)).status, 'deactivated');
-    const order = await client.get<{ status: string; certificate?: string }>(orderUrl);
+    const [authz] = await client.run((c) => c.getAuthorizations({ authorizations: [authzUrl] } as Order));
+    assert.equal((authz as Authorization).status, 'deactivated');
+    const order = await client.run((c) => c.getOrder({ url: orderUrl } as Order));
     assert.notEqual(order.status, 'valid');
     assert.equal(order.certificate, undefined);
   } finally {
-    transport.close();
+    conn.close();
   }
   assert.match(dry.evidence[0], /^order https:\/\/127\.0\.0\.1:\d+\/my-order\/\S+ at .* \(never finalized\)$/);
 
-  // The CA connects where nobody answers: the dry run fails with the ACME diagnosis wording
-  // (Pebble reports no validationRecord, so the name stands where the address would).
+  // The CA connects where nobody answers: the dry run fails with the same diagnosis as an
+  // issuance (Pebble sends no validationRecord; the address and port come from its detail).
   const elsewhere = String(await listenerPort());
   const w = await cli([...args.map((a) => (a === String(pebble.httpPort) ? elsewhere : a)), '--dry-run', '--accept-tos']);
   assert.equal(w.code, 1);
   const failed = parseReport(w).names[0].checks.find((c) => c.id === 'dry-run')!;
   assert.equal(failed.status, 'fail');
-  assert.match(failed.summary, /^The CA reached www\.example\.com on port 80 for "www\.example\.com", which refused the connection \(CA said: .*connection refused\)\.$/);
+  assert.match(failed.summary, new RegExp(`^The CA reached 127\\.0\\.0\\.1 on port ${pebble.httpPort} for "www\\.example\\.com", which refused the connection \\(CA said: .*connection refused\\)\\.$`));
   assert.match(failed.fix ?? '', /Make sure port \d+ is open and forwarded to this machine/);
 });

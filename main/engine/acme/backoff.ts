@@ -1,5 +1,5 @@
 import type { Clock } from '../clock';
-import { AcmeProblemError } from './problems';
+import { AcmeProblemError, RateLimitReachedError } from './problems';
 
 /**
  * When to try again after a failed issuance or renewal: exponentially later (1 min, 2, 4 …
@@ -30,14 +30,16 @@ export function nextRetry(opts: {
   let retryAt = now + Math.max(BACKOFF_MIN_MS, Math.min(BACKOFF_MAX_MS, jittered));
   let reason = `attempt ${n} failed; waiting ${formatWait(retryAt - now)}`;
   const e = opts.error;
-  if (e instanceof AcmeProblemError) {
-    if (e.shortType === 'rateLimited' && retryAt < now + RATE_LIMIT_MIN_MS) {
+  if (e instanceof AcmeProblemError || e instanceof RateLimitReachedError) {
+    if (e instanceof AcmeProblemError && e.shortType === 'rateLimited' && retryAt < now + RATE_LIMIT_MIN_MS) {
       retryAt = now + RATE_LIMIT_MIN_MS;
       reason = `the CA is rate-limiting; waiting ${formatWait(RATE_LIMIT_MIN_MS)}`;
     }
     if (e.retryAfter !== undefined && e.retryAfter > retryAt) {
       retryAt = e.retryAfter;
-      reason = `the CA asked to wait until ${new Date(e.retryAfter).toISOString()} (Retry-After)`;
+      reason = e instanceof RateLimitReachedError
+        ? `the CA's rate limit allows the order again at ${new Date(e.retryAfter).toISOString()}`
+        : `the CA asked to wait until ${new Date(e.retryAfter).toISOString()} (Retry-After)`;
     }
   }
   return { retryAt, reason };

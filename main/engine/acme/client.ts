@@ -1,40 +1,17 @@
-import { createHash, createHmac, createPublicKey, sign, KeyObject } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
+import type { Authorization, Client, Order } from 'acme-client';
+import type { Challenge } from 'acme-client/types/rfc8555';
+import type { ChallengeType } from '../certs/types';
 import { HomeportError } from '../errors';
-import { AcmeProblemError, parseRetryAfter, type AcmeProblem } from './problems';
-import { fetchDirectory, Transport, type AcmeDirectory, type HttpResponse } from './transport';
+import { acme, withConnection } from './acme-http';
+import { AcmeProblemError, addressFromDetail, type AcmeProblem } from './problems';
+import type { AcmeDirectory, CaConnection } from './transport';
 
-/**
- * RFC 8555 on node:crypto and node:https: JWS signing, a nonce pool, and the few resources
- * an issuance needs. Layered like node-acme-client (transport → this → issuer) but without
- * its axios/forge/x509 stack, which costs more to load than an issuance takes here.
- */
-export interface AcmeOrder {
-  url: string;
-  status: 'pending' | 'ready' | 'processing' | 'valid' | 'invalid';
-  identifiers: { type: 'dns' | 'ip'; value: string }[];
-  authorizations: string[];
-  finalize: string;
-  certificate?: string;
-  error?: AcmeProblem;
-}
-
-export interface AcmeChallenge {
-  type: string;
-  url: string;
+export type { Authorization, Order };
+export type AcmeChallenge = Challenge & {
   token: string;
-  status: 'pending' | 'processing' | 'valid' | 'invalid';
   error?: AcmeProblem;
   validationRecord?: { url?: string; hostname?: string; port?: string; addressUsed?: string; addressesResolved?: string[] }[];
-}
-
-export interface AcmeAuthorization {
-  url: string;
-  identifier: { type: 'dns' | 'ip'; value: string };
-  status: 'pending' | 'valid' | 'invalid' | 'deactivated' | 'expired' | 'revoked';
-  wildcard?: boolean;
-  challenges: AcmeChallenge[];
-}
+};
 
 export interface ExternalAccountBinding {
   kid: string;
@@ -42,197 +19,175 @@ export interface ExternalAccountBinding {
   hmacKey: string;
 }
 
-interface Jwk {
-  kty: string;
-  crv: string;
-  x: string;
-  y: string;
-}
+/**
+ * Polling of pending orders and authorizations (acme-client's waitForValidStatus): the first
+ * look is immediate, then 50 ms doubling to 10 s, 20 looks (about two minutes) in all. A
+ * local or quick CA answers within tens of milliseconds, so warm issuance stays fast; a busy
+ * CA is asked at most every 10 s, and a Retry-After on a pending object holds the next look
+ * (acme-http.ts). acme-client's default (5 s, then 10, 20 …) would add seconds to every issuance.
+ */
+const POLLING = { backoffAttempts: 20, backoffMin: 50, backoffMax: 10_000 };
 
-export class AcmeClient {
-  private dir?: Promise<AcmeDirectory>;
-  private readonly nonces: string[] = [];
-  private readonly jwk: Jwk;
-  readonly thumbprint: string;
-  accountUrl?: string;
+/**
+ * One CA account through acme-client: the Client with its account key, the connection its
+ * requests use (acme-http.ts), and the few things Homeport adds: typed failures with the
+ * CA's validation record, and the account re-created when the CA forgot it.
+ */
+export class CaClient {
+  private client: Client;
 
   constructor(
-    readonly transport: Transport,
+    readonly conn: CaConnection,
     readonly directoryUrl: string,
-    private readonly accountKey: KeyObject,
-    /** What to call the CA in messages. */
-    readonly label: string,
-    /** The directory when already fetched (a session fetches it once for everyone). */
-    directory?: Promise<AcmeDirectory>,
+    private readonly accountKeyPem: string,
+    /** The directory, fetched and checked before acme-client saw the URL. */
+    readonly directory: AcmeDirectory,
+    private readonly eab?: ExternalAccountBinding,
   ) {
-    this.dir = directory;
-    const jwk = createPublicKey(accountKey).export({ format: 'jwk' }) as unknown as Jwk;
-    if (jwk.kty !== 'EC' || jwk.crv !== 'P-256') throw new Error('account keys are ECDSA P-256');
-    // RFC 7638: members in lexicographic order, no whitespace.
-    this.jwk = { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y };
-    this.thumbprint = createHash('sha256').update(JSON.stringify(this.jwk)).digest('base64url');
+    this.client = this.makeClient(undefined);
   }
 
-  directory(signal?: AbortSignal): Promise<AcmeDirectory> {
-    this.dir ??= fetchDirectory(this.transport, this.directoryUrl, signal).catch((e: unknown) => {
-      this.dir = undefined;
+  /** What to call the CA in messages. */
+  get label(): string {
+    return this.conn.label;
+  }
+
+  private makeClient(accountUrl: string | undefined): Client {
+    return new (acme().Client)({
+      directoryUrl: this.directoryUrl,
+      accountKey: this.accountKeyPem,
+      accountUrl,
+      externalAccountBinding: this.eab,
+      ...POLLING,
+    });
+  }
+
+  get accountUrl(): string | undefined {
+    try {
+      return this.client.getAccountUrl();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Signs further requests as this account (a stored account URL; nothing is sent). */
+  useAccount(url: string): void {
+    this.client = this.makeClient(url);
+  }
+
+  /** Runs acme-client calls over this CA's connection. */
+  run<T>(fn: (c: Client) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    signal?.throwIfAborted();
+    return withConnection(this.conn, signal, () => fn(this.client));
+  }
+
+  /** The account for this key, found without creating one; undefined if the CA has none. */
+  async findAccount(): Promise<string | undefined> {
+    this.client = this.makeClient(undefined);
+    try {
+      await this.run((c) => c.createAccount({ onlyReturnExisting: true }));
+      return this.accountUrl;
+    } catch (e) {
+      if (e instanceof AcmeProblemError && e.shortType === 'accountDoesNotExist') return undefined;
       throw e;
-    });
-    return this.dir;
-  }
-
-  keyAuthorization(token: string): string {
-    return `${token}.${this.thumbprint}`;
-  }
-
-  private async nonce(): Promise<string> {
-    const pooled = this.nonces.pop();
-    if (pooled) return pooled;
-    const res = await this.transport.request((await this.directory()).newNonce, { method: 'HEAD' });
-    const n = res.headers['replay-nonce'];
-    if (typeof n !== 'string') throw this.badResponse('no Replay-Nonce header on newNonce');
-    return n;
-  }
-
-  private keep(res: HttpResponse): void {
-    const n = res.headers['replay-nonce'];
-    if (typeof n === 'string') this.nonces.push(n);
-  }
-
-  private jws(url: string, payload: unknown, nonce: string, useJwk: boolean): string {
-    const header = useJwk ? { alg: 'ES256', nonce, url, jwk: this.jwk } : { alg: 'ES256', nonce, url, kid: this.accountUrl };
-    const protectedB64 = Buffer.from(JSON.stringify(header)).toString('base64url');
-    const payloadB64 = payload === undefined ? '' : Buffer.from(JSON.stringify(payload)).toString('base64url');
-    const signature = sign('sha256', Buffer.from(`${protectedB64}.${payloadB64}`), { key: this.accountKey, dsaEncoding: 'ieee-p1363' });
-    return JSON.stringify({ protected: protectedB64, payload: payloadB64, signature: signature.toString('base64url') });
-  }
-
-  /**
-   * A signed POST (`payload` undefined = POST-as-GET). Retries a rejected nonce (RFC 8555
-   * §6.5) with the fresh one the error carries; any other problem becomes an AcmeProblemError.
-   */
-  async post(url: string, payload: unknown, opts: { useJwk?: boolean; signal?: AbortSignal } = {}): Promise<HttpResponse & { json: any }> {
-    for (let attempt = 0; ; attempt++) {
-      const nonce = await this.nonce();
-      const res = await this.transport.request(url, {
-        method: 'POST',
-        body: this.jws(url, payload, nonce, opts.useJwk ?? false),
-        headers: { 'content-type': 'application/jose+json' },
-        signal: opts.signal,
-      });
-      this.keep(res);
-      const type = String(res.headers['content-type'] ?? '');
-      const json = type.includes('json') && res.body.length ? safeJson(res.body) : undefined;
-      if (res.status < 400) return Object.assign(res, { json });
-      const problem: AcmeProblem = json && typeof json === 'object' ? json : { detail: `HTTP ${res.status}` };
-      problem.status ??= res.status;
-      if (problem.type === 'urn:ietf:params:acme:error:badNonce' && attempt < 5) continue;
-      throw new AcmeProblemError(problem, { ca: this.label, retryAfter: parseRetryAfter(res.headers['retry-after'], Date.now()) });
     }
   }
 
-  badResponse(why: string): HomeportError {
-    return new HomeportError('acme.bad-response', `The CA ${this.label} answered something unexpected: ${why}.`, {
-      fix: 'Try again later; if it persists the CA may be misbehaving: use another CA.',
-    });
+  /** newAccount (an existing account for this key is found again); returns its URL. */
+  async createAccount(opts: { email?: string; termsOfServiceAgreed: boolean }): Promise<string> {
+    this.client = this.makeClient(undefined);
+    await this.run((c) => c.createAccount({ termsOfServiceAgreed: opts.termsOfServiceAgreed, ...(opts.email ? { contact: [`mailto:${opts.email}`] } : {}) }));
+    const url = this.accountUrl;
+    if (!url) throw this.badResponse('no account URL (Location) on newAccount');
+    return url;
   }
 
-  /** newAccount: returns the account URL (an existing account with this key is found again). */
-  async newAccount(opts: { email?: string; termsOfServiceAgreed: boolean; eab?: ExternalAccountBinding }): Promise<string> {
-    const dir = await this.directory();
-    const payload: Record<string, unknown> = { termsOfServiceAgreed: opts.termsOfServiceAgreed };
-    if (opts.email) payload.contact = [`mailto:${opts.email}`];
-    if (opts.eab) {
-      const prot = Buffer.from(JSON.stringify({ alg: 'HS256', kid: opts.eab.kid, url: dir.newAccount })).toString('base64url');
-      const pay = Buffer.from(JSON.stringify(this.jwk)).toString('base64url');
-      const mac = createHmac('sha256', Buffer.from(opts.eab.hmacKey, 'base64url')).update(`${prot}.${pay}`).digest('base64url');
-      payload.externalAccountBinding = { protected: prot, payload: pay, signature: mac };
-    }
-    const res = await this.post(dir.newAccount, payload, { useJwk: true });
-    const location = res.headers.location;
-    if (typeof location !== 'string') throw this.badResponse('no account URL (Location) on newAccount');
-    this.accountUrl = location;
-    return location;
+  updateContact(email: string): Promise<unknown> {
+    return this.run((c) => c.updateAccount({ contact: [`mailto:${email}`] }));
   }
 
-  async newOrder(identifiers: AcmeOrder['identifiers'], opts: { replaces?: string; signal?: AbortSignal } = {}): Promise<AcmeOrder> {
-    const dir = await this.directory();
-    const payload: Record<string, unknown> = { identifiers };
-    if (opts.replaces) payload.replaces = opts.replaces;
-    const res = await this.post(dir.newOrder, payload, { signal: opts.signal });
-    const location = res.headers.location;
-    if (typeof location !== 'string' || !res.json) throw this.badResponse('no order URL (Location) on newOrder');
-    return { ...res.json, url: location };
+  /** newOrder; `replaces` names the certificate a renewal replaces (RFC 9773 §5). */
+  createOrder(identifiers: { type: 'dns' | 'ip'; value: string }[], opts: { replaces?: string; signal?: AbortSignal } = {}): Promise<Order> {
+    const payload = opts.replaces ? { identifiers, replaces: opts.replaces } : { identifiers };
+    return this.run((c) => c.createOrder(payload), opts.signal);
   }
 
-  async get<T>(url: string, signal?: AbortSignal): Promise<T & { url: string }> {
-    const res = await this.post(url, undefined, { signal });
-    if (!res.json) throw this.badResponse(`no JSON from ${url}`);
-    return { ...res.json, url };
+  authorizations(order: Order, signal?: AbortSignal): Promise<Authorization[]> {
+    return this.run((c) => c.getAuthorizations(order), signal);
   }
 
-  async respond(challenge: AcmeChallenge, signal?: AbortSignal): Promise<void> {
-    await this.post(challenge.url, {}, { signal });
-  }
-
-  async finalize(order: AcmeOrder, csrDer: Buffer, signal?: AbortSignal): Promise<AcmeOrder> {
-    const res = await this.post(order.finalize, { csr: csrDer.toString('base64url') }, { signal });
-    return { ...res.json, url: order.url };
-  }
-
-  async downloadCertificate(url: string, signal?: AbortSignal): Promise<string> {
-    const res = await this.post(url, undefined, { signal });
-    return res.body.toString('utf8');
+  /** What a challenge's answer holds: the key authorization, or for dns-01 the TXT value. */
+  answer(challenge: AcmeChallenge): Promise<string> {
+    return this.client.getChallengeKeyAuthorization(challenge);
   }
 
   /**
-   * Polls until `done` says so. Starts fast (a local or quick CA answers within tens of ms)
-   * and backs off to seconds; a Retry-After from the CA lengthens the wait, never shortens it.
+   * Asks the CA to validate and waits for its verdict. acme-client reports an invalid
+   * authorization as a plain Error, so the authorization is read again for the challenge's
+   * error and validation record: the typed error keeps type, identifier and address used.
    */
-  async poll<T extends { status: string }>(url: string, done: (x: T) => boolean, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<T & { url: string }> {
-    const deadline = Date.now() + (opts.timeoutMs ?? 180_000);
-    let delay = 15;
-    for (;;) {
-      const res = await this.post(url, undefined, { signal: opts.signal });
-      const item = { ...(res.json as T), url };
-      if (done(item)) return item;
-      if (Date.now() > deadline) {
-        throw new HomeportError('acme.timeout', `The CA ${this.label} kept ${url} "${item.status}" for too long.`, {
+  async validate(authz: Authorization, challenge: AcmeChallenge, opts: { challengeType: ChallengeType; caaIdentities?: string[]; signal?: AbortSignal }): Promise<Authorization> {
+    const name = (authz.wildcard ? '*.' : '') + authz.identifier.value;
+    try {
+      return await this.run(async (c) => {
+        await c.completeChallenge(challenge);
+        return { ...(await c.waitForValidStatus(authz)), url: authz.url };
+      }, opts.signal);
+    } catch (e) {
+      if (e instanceof HomeportError || opts.signal?.aborted) throw e;
+      const [done] = await this.run((c) => c.getAuthorizations({ authorizations: [authz.url] } as Order), opts.signal);
+      if (done?.status === 'valid') return done;
+      if (done?.status === 'pending') {
+        throw new HomeportError('acme.timeout', `${this.label} kept the authorization of ${name} pending for too long.`, {
           fix: 'Try again later; the CA may be overloaded.',
+          cause: e,
         });
       }
-      const retryAfter = parseRetryAfter(res.headers['retry-after'], Date.now());
-      const wait = Math.max(delay, Math.min((retryAfter ?? 0) - Date.now(), 10_000));
-      await sleep(wait, undefined, { signal: opts.signal });
-      delay = Math.min(delay * 2, 2_000);
+      const failed = (done?.challenges.find((c) => c.type === challenge.type) ?? challenge) as AcmeChallenge;
+      const record = failed.validationRecord?.[failed.validationRecord.length - 1];
+      const fromDetail = addressFromDetail(failed.error?.detail);
+      throw new AcmeProblemError(failed.error ?? { detail: `the authorization became ${done?.status ?? 'invalid'} (${(e as Error).message})` }, {
+        ca: this.label,
+        identifier: name,
+        challenge: opts.challengeType,
+        addressUsed: record?.addressUsed ?? fromDetail.address,
+        port: record?.port ? Number(record.port) : fromDetail.port,
+        caaIdentities: opts.caaIdentities,
+      });
     }
   }
-}
 
-function safeJson(body: Buffer): any {
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch {
-    return undefined;
+  /** Leaves nothing usable behind (the pre-flight dry run): the next order validates afresh. */
+  deactivate(authz: Authorization, signal?: AbortSignal): Promise<Authorization> {
+    return this.run((c) => c.deactivateAuthorization(authz), signal);
   }
-}
 
-export interface RenewalInfoResponse {
-  window?: { start: string; end: string };
-  explanationURL?: string;
-  /** Retry-After of the response, ms since epoch. */
-  retryAfter?: number;
-}
+  /**
+   * Waits for the order to be ready, finalizes it with the CSR and downloads the certificate
+   * chain (PEM). An order that turns invalid is read again for its problem document.
+   */
+  async finalize(order: Order, csrPem: Buffer, opts: { caaIdentities?: string[]; signal?: AbortSignal } = {}): Promise<string> {
+    try {
+      return await this.run(async (c) => {
+        // waitForValidStatus answers without the order's URL, which finalizing needs.
+        const ready = order.status === 'ready' ? order : { ...(await c.waitForValidStatus(order)), url: order.url };
+        const finalized = await c.finalizeOrder(ready, csrPem);
+        return await c.getCertificate(finalized);
+      }, opts.signal);
+    } catch (e) {
+      if (e instanceof HomeportError || opts.signal?.aborted) throw e;
+      const now = await this.run((c) => c.getOrder(order), opts.signal);
+      if (now.status === 'invalid') {
+        throw new AcmeProblemError((now.error as AcmeProblem | undefined) ?? { detail: 'the order became invalid' }, { ca: this.label, caaIdentities: opts.caaIdentities });
+      }
+      throw this.badResponse((e as Error).message, e);
+    }
+  }
 
-/** RFC 9773 §4.2: GET <renewalInfo>/<certID>, unauthenticated; undefined when the CA has no ARI. */
-export async function fetchRenewalInfo(transport: Transport, directory: AcmeDirectory, certId: string): Promise<RenewalInfoResponse | undefined> {
-  if (!directory.renewalInfo) return undefined;
-  const res = await transport.request(`${directory.renewalInfo.replace(/\/$/, '')}/${certId}`);
-  if (res.status !== 200) return undefined;
-  const json = safeJson(res.body) as { suggestedWindow?: { start: string; end: string }; explanationURL?: string } | undefined;
-  return {
-    window: json?.suggestedWindow,
-    explanationURL: json?.explanationURL,
-    retryAfter: parseRetryAfter(res.headers['retry-after'], Date.now()),
-  };
+  badResponse(why: string, cause?: unknown): HomeportError {
+    return new HomeportError('acme.bad-response', `The CA ${this.label} answered something unexpected: ${why}.`, {
+      fix: 'Try again later; if it persists the CA may be misbehaving: use another CA.',
+      cause,
+    });
+  }
 }

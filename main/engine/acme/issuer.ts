@@ -1,19 +1,20 @@
-import { generateKeyPair, KeyObject } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
-import { promisify } from 'node:util';
 import { HomeportError } from '../errors';
 import type { ChallengeType, IssueRequest, IssuedCertificate, Issuer, KeyType, RenewalWindow } from '../certs/types';
+import type { RateLimitLedger } from '../preflight/rate-limits';
 import { accountDir, ensureAccount, loadOrCreateAccountKey } from './accounts';
+import { ariCertId, fetchRenewalInfo, toRenewalWindow } from './ari';
 import { resolveCa, type CaSpec, type ResolvedCa } from './cas';
 import { ChallengeStore } from './challenges';
-import { AcmeClient, fetchRenewalInfo, type AcmeAuthorization, type AcmeChallenge, type AcmeOrder } from './client';
+import { CaClient, type AcmeChallenge, type Authorization, type Order } from './client';
 import type { DnsProvider } from './dns-provider';
 import { createCsr, generateKey, keyToPem } from './keys';
 import { isWildcard, normalizeNames } from './names';
-import { AcmeProblemError, addressFromDetail, isCaSpecificFailure } from './problems';
-import { ariCertId, toRenewalWindow } from './renewal';
+import { RATE_LIMIT_MIN_MS } from './backoff';
+import { AcmeProblemError, isCaSpecificFailure, RateLimitReachedError } from './problems';
 import { dns01Solver, http01Solver, tlsAlpn01Solver, type Solvers } from './solvers';
-import { fetchDirectory, loadCaBundle, Transport, type AcmeDirectory, type ServerDate } from './transport';
+import { CaConnection, fetchDirectory, loadCaBundle, type AcmeDirectory, type ServerDate } from './transport';
 
 export interface AcmeIssuerOptions {
   /** Data directory; accounts live in <dataDir>/accounts/<ca-id>/. */
@@ -31,6 +32,12 @@ export interface AcmeIssuerOptions {
   /** Challenges this host can answer; default http-01 and tls-alpn-01, plus dns-01 with a provider. */
   canServe?: ChallengeType[];
   dnsPropagationTimeoutMs?: number;
+  /**
+   * This host's record of what it asked of each CA (pre-flight's rate-limit ledger): an order
+   * it says the CA would refuse is not sent (the next CA is tried), and orders, failed
+   * validations, certificates and `rateLimited` answers are recorded in it.
+   */
+  ledger?: RateLimitLedger;
 }
 
 /** Picking order when the user forces nothing: the cheapest to serve first. */
@@ -45,10 +52,10 @@ const SESSION_MAX_AGE_MS = 24 * 3_600_000;
 interface Session {
   ca: ResolvedCa;
   openedAt: number;
-  transport: Transport;
+  conn: CaConnection;
   directory: Promise<AcmeDirectory>;
   /** Started on first issuance: account key, account. */
-  client?: Promise<AcmeClient>;
+  client?: Promise<CaClient>;
 }
 
 /**
@@ -61,7 +68,7 @@ export class AcmeIssuer implements Issuer {
   private readonly cas: ResolvedCa[];
   private readonly sessions = new Map<string, Session>();
   private readonly solvers: Solvers;
-  private alpnKey?: Promise<KeyObject>;
+  private alpnKey?: Promise<string>;
   private reRegistering?: Promise<unknown>;
 
   constructor(private readonly opts: AcmeIssuerOptions) {
@@ -72,7 +79,7 @@ export class AcmeIssuer implements Issuer {
     this.challenges = opts.challenges ?? new ChallengeStore();
     this.solvers = {
       'http-01': http01Solver(this.challenges),
-      'tls-alpn-01': tlsAlpn01Solver(this.challenges, () => (this.alpnKey ??= promisify(generateKeyPair)('ec', { namedCurve: 'prime256v1' }).then((k) => k.privateKey))),
+      'tls-alpn-01': tlsAlpn01Solver(this.challenges, () => (this.alpnKey ??= generateKey('ec256').then(keyToPem))),
       ...(opts.dnsProvider
         ? { 'dns-01': dns01Solver(opts.dnsProvider, { resolver: opts.resolver, timeoutMs: opts.dnsPropagationTimeoutMs }) }
         : {}),
@@ -88,7 +95,7 @@ export class AcmeIssuer implements Issuer {
   get lastServerDate(): (ServerDate & { ca: string }) | undefined {
     let latest: (ServerDate & { ca: string }) | undefined;
     for (const s of this.sessions.values()) {
-      const d = s.transport.lastServerDate;
+      const d = s.conn.lastServerDate;
       if (d && (!latest || d.localTime > latest.localTime)) latest = { ...d, ca: s.ca.id };
     }
     return latest;
@@ -98,7 +105,7 @@ export class AcmeIssuer implements Issuer {
    * A ready client (directory read, account in place) for one of the configured CAs (default
    * the first), for callers that speak ACME themselves, like the pre-flight dry run.
    */
-  acmeClient(ca?: string): Promise<AcmeClient> {
+  acmeClient(ca?: string): Promise<CaClient> {
     const resolved = ca === undefined ? this.cas[0] : this.cas.find((c) => c.id === ca || c.directoryUrl === ca);
     if (!resolved) {
       throw new HomeportError('config.unknown-ca', `"${ca}" is not one of the configured CAs.`, {
@@ -116,8 +123,8 @@ export class AcmeIssuer implements Issuer {
       s = undefined;
     }
     if (!s) {
-      const transport = new Transport(ca.displayName, { caPem: ca.caRoot ? loadCaBundle(ca.caRoot) : undefined });
-      const session: Session = { ca, openedAt: Date.now(), transport, directory: fetchDirectory(transport, ca.directoryUrl) };
+      const conn = new CaConnection(ca.displayName, { caPem: ca.caRoot ? loadCaBundle(ca.caRoot) : undefined });
+      const session: Session = { ca, openedAt: Date.now(), conn, directory: fetchDirectory(conn, ca.directoryUrl) };
       this.sessions.set(ca.id, session);
       session.directory.catch(() => this.forget(session));
       s = session;
@@ -127,17 +134,16 @@ export class AcmeIssuer implements Issuer {
 
   private forget(s: Session): void {
     if (this.sessions.get(s.ca.id) === s) this.sessions.delete(s.ca.id);
-    s.transport.close();
+    s.conn.close();
   }
 
-  private client(ca: ResolvedCa): Promise<AcmeClient> {
+  private client(ca: ResolvedCa): Promise<CaClient> {
     const s = this.session(ca);
     s.client ??= (async () => {
       const dir = accountDir(this.opts.dataDir, ca.id);
-      const key = await loadOrCreateAccountKey(dir);
-      const c = new AcmeClient(s.transport, ca.directoryUrl, key, ca.displayName, s.directory);
-      await c.directory();
-      await ensureAccount(c, dir, ca, { email: this.opts.email, acceptTos: this.opts.acceptTos });
+      const [key, directory] = await Promise.all([loadOrCreateAccountKey(dir), s.directory]);
+      const c = new CaClient(s.conn, ca.directoryUrl, key.pem, directory, ca.eab);
+      await ensureAccount(c, dir, ca, { email: this.opts.email, acceptTos: this.opts.acceptTos, keyCreated: key.created });
       return c;
     })();
     s.client.catch(() => this.forget(s));
@@ -155,7 +161,9 @@ export class AcmeIssuer implements Issuer {
     for (const [i, ca] of this.cas.entries()) {
       try {
         return await this.issueWithFallbackChallenges(ca, names, key, req);
-      } catch (e) {
+      } catch (caught) {
+        const e = this.explain(caught, ca, req.signal);
+        if (e instanceof AcmeProblemError && e.shortType === 'rateLimited') await this.recordRateLimited(ca, names, e);
         failures.push({ ca, error: e });
         const next = this.cas[i + 1];
         if (!isCaSpecificFailure(e)) break;
@@ -176,6 +184,22 @@ export class AcmeIssuer implements Issuer {
         cause: first,
         details: { attempts: failures.map((f) => ({ ca: f.ca.id, ...(f.error instanceof HomeportError ? f.error.toJSON() : { message: String(f.error) }) })) },
       },
+    );
+  }
+
+  /** acme-client's own plain Errors (a malformed answer, a timeout) in words. */
+  private explain(e: unknown, ca: ResolvedCa, signal: AbortSignal | undefined): unknown {
+    if (e instanceof HomeportError || signal?.aborted || !(e instanceof Error)) return e;
+    return new HomeportError('acme.bad-response', `The CA ${ca.displayName} answered something unexpected: ${e.message}.`, {
+      fix: 'Try again later; if it persists the CA may be misbehaving: use another CA.',
+      cause: e,
+    });
+  }
+
+  private async recordRateLimited(ca: ResolvedCa, names: string[], e: AcmeProblemError): Promise<void> {
+    const account = (await this.sessions.get(ca.id)?.client?.catch(() => undefined))?.accountUrl;
+    await this.ledgerRecord((l) =>
+      l.recordRateLimited({ ca: issuedBy(ca), account, names, retryAfter: e.retryAfter ?? Date.now() + RATE_LIMIT_MIN_MS, detail: e.problem.detail ?? e.message }),
     );
   }
 
@@ -232,7 +256,7 @@ export class AcmeIssuer implements Issuer {
     }
     progress(`Connecting to ${ca.displayName}`);
     const client = await this.client(ca);
-    const directory = await client.directory();
+    const directory = client.directory;
     // For a CA given by URL, its directory says which CAA values allow it (for the diagnosis).
     const caInfo: ResolvedCa = ca.caaIdentities.length ? ca : { ...ca, caaIdentities: directory.meta?.caaIdentities ?? [] };
     let replaces: string | undefined;
@@ -243,101 +267,91 @@ export class AcmeIssuer implements Issuer {
         // A certificate without an AKI cannot be named; the order simply goes without `replaces`.
       }
     }
+    const ledgerCa = issuedBy(ca);
+    const renewal = req.replacing !== undefined && sameNames(req.replacing, names);
+    this.checkLedger(ca, client, names, renewal);
     const identifiers = names.map((n) => ({ type: isIP(n) ? ('ip' as const) : ('dns' as const), value: n }));
     progress(`Asking ${ca.displayName} for an order (${names.join(', ')})`);
-    let order: AcmeOrder;
+    let order: Order;
     try {
-      order = await client.newOrder(identifiers, { replaces, signal });
+      order = await client.createOrder(identifiers, { replaces, signal });
     } catch (e) {
       if (e instanceof AcmeProblemError && e.shortType === 'accountDoesNotExist') {
         await this.registerAgain(client, ca);
-        order = await client.newOrder(identifiers, { replaces, signal });
+        order = await client.createOrder(identifiers, { replaces, signal });
       } else {
         // RFC 9773 §5: a CA may refuse `replaces` (already replaced, unknown); the new order stands without it.
         if (!replaces || !(e instanceof AcmeProblemError) || e.shortType === 'rateLimited') throw e;
-        order = await client.newOrder(identifiers, { signal });
+        order = await client.createOrder(identifiers, { signal });
       }
     }
-    const authzs = await Promise.all(order.authorizations.map((u) => client.get<AcmeAuthorization>(u, signal)));
+    const account = client.accountUrl;
+    if (account) await this.ledgerRecord((l) => l.recordOrder({ ca: ledgerCa, account, names }));
+    const authzs = await client.authorizations(order, signal);
     await Promise.all(authzs.map((a) => this.authorize(client, caInfo, a, req, failed)));
 
     progress('Finalizing the order');
-    const key = await keyP;
-    const csr = createCsr(names, key);
-    if (order.status !== 'ready') order = await client.poll<AcmeOrder>(order.url, (o) => o.status !== 'pending', { signal });
-    this.throwIfInvalid(order, caInfo);
-    order = await client.finalize(order, csr, signal);
-    if (order.status !== 'valid') {
-      order = await client.poll<AcmeOrder>(order.url, (o) => o.status === 'valid' || o.status === 'invalid', { signal });
-    }
-    this.throwIfInvalid(order, caInfo);
-    if (!order.certificate) throw client.badResponse('a valid order without a certificate URL');
-    progress('Downloading the certificate');
-    const pem = await client.downloadCertificate(order.certificate, signal);
+    const keyPem = keyToPem(await keyP);
+    const pem = await client.finalize(order, await createCsr(names, keyPem), { caaIdentities: caInfo.caaIdentities, signal });
     const [leaf, ...chain] = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
     if (!leaf) throw client.badResponse('the certificate download holds no PEM certificate');
-    return {
-      certPem: leaf + '\n',
-      chainPem: chain.map((b) => b + '\n').join(''),
-      keyPem: keyToPem(key),
-      ca: ca.preset ? ca.id : ca.directoryUrl,
-    };
+    await this.ledgerRecord((l) => l.recordCertificate({ ca: ledgerCa, account, names, renewal }));
+    return { certPem: leaf + '\n', chainPem: chain.map((b) => b + '\n').join(''), keyPem, ca: ledgerCa };
+  }
+
+  /** The local rate-limit ledger, when given, refuses an order the CA would refuse anyway. */
+  private checkLedger(ca: ResolvedCa, client: CaClient, names: string[], renewal: boolean): void {
+    const assessment = this.opts.ledger?.assess({ ca: issuedBy(ca), account: client.accountUrl, names, renewal });
+    if (assessment?.status !== 'blocked') return;
+    const blocked = assessment.findings.filter((f) => f.status === 'blocked');
+    throw new RateLimitReachedError(ca.displayName, blocked.map((f) => f.message), assessment.retryAt);
+  }
+
+  /** Ledger bookkeeping never fails an issuance (the CA's own counters are the truth). */
+  private async ledgerRecord(fn: (ledger: RateLimitLedger) => Promise<void>): Promise<void> {
+    if (this.opts.ledger) await fn(this.opts.ledger).catch(() => undefined);
   }
 
   /**
-   * The CA forgot the stored account (a reset staging CA, a deactivated account): register
-   * the same key again, once. The terms were accepted when the account was first created.
+   * The CA forgot the stored account (a reset staging CA, a deactivated account): find the
+   * account of this key again, or register it once more. The terms were accepted when the
+   * account was first created.
    */
-  private registerAgain(client: AcmeClient, ca: ResolvedCa): Promise<unknown> {
+  private registerAgain(client: CaClient, ca: ResolvedCa): Promise<unknown> {
     this.reRegistering ??= ensureAccount(client, accountDir(this.opts.dataDir, ca.id), ca, {
       email: this.opts.email,
-      acceptTos: true,
       forgetStored: true,
     }).finally(() => (this.reRegistering = undefined));
     return this.reRegistering;
   }
 
-  private throwIfInvalid(order: AcmeOrder, ca: ResolvedCa): void {
-    if (order.status === 'invalid') {
-      throw new AcmeProblemError(order.error ?? { detail: 'the order became invalid' }, { ca: ca.displayName, caaIdentities: ca.caaIdentities });
-    }
-  }
-
   /** Answers one authorization with the first challenge that can work, and waits for the verdict. */
-  private async authorize(client: AcmeClient, ca: ResolvedCa, authz: AcmeAuthorization, req: IssueRequest, failed: ReadonlySet<ChallengeType>): Promise<void> {
+  private async authorize(client: CaClient, ca: ResolvedCa, authz: Authorization, req: IssueRequest, failed: ReadonlySet<ChallengeType>): Promise<void> {
     if (authz.status === 'valid') return;
     const name = (authz.wildcard ? '*.' : '') + authz.identifier.value;
     const allowed = this.allowedChallenges(name, req.challenge, failed);
     const type = allowed.find((t) => authz.challenges.some((c) => c.type === t));
-    const challenge = authz.challenges.find((c) => c.type === type);
+    const challenge = authz.challenges.find((c) => c.type === type) as AcmeChallenge | undefined;
     if (!type || !challenge) {
       throw new HomeportError('acme.no-usable-challenge', `${ca.displayName} offers ${authz.challenges.map((c) => c.type).join(', ') || 'no challenge'} for ${name}, and Homeport can answer only ${allowed.join(', ') || 'none'} here.`, {
         fix: 'Choose another challenge (--challenge) or configure a DNS provider for dns-01.',
       });
     }
     const solver = this.solvers[type]!;
-    const keyAuthorization = client.keyAuthorization(challenge.token);
+    const answer = await client.answer(challenge);
     const host = authz.identifier.value;
     req.onProgress?.(`Proving control of ${name} with ${type}`);
-    await solver.present(host, challenge.token, keyAuthorization, req.signal);
+    await solver.present(host, challenge.token, answer, req.signal);
     try {
-      await client.respond(challenge, req.signal);
-      const done = await client.poll<AcmeAuthorization>(authz.url, (a) => a.status !== 'pending', { signal: req.signal });
-      if (done.status !== 'valid') {
-        const failed: AcmeChallenge | undefined = done.challenges.find((c) => c.type === type) ?? challenge;
-        const record = failed.validationRecord?.[failed.validationRecord.length - 1];
-        const fromDetail = addressFromDetail(failed.error?.detail);
-        throw new AcmeProblemError(failed.error ?? { detail: `the authorization became ${done.status}` }, {
-          ca: ca.displayName,
-          identifier: name,
-          challenge: type,
-          addressUsed: record?.addressUsed ?? fromDetail.address,
-          port: record?.port ? Number(record.port) : fromDetail.port,
-          caaIdentities: ca.caaIdentities,
-        });
+      await client.validate(authz, challenge, { challengeType: type, caaIdentities: ca.caaIdentities, signal: req.signal });
+    } catch (e) {
+      const account = client.accountUrl;
+      if (e instanceof AcmeProblemError && e.challenge && account) {
+        await this.ledgerRecord((l) => l.recordFailedValidation({ ca: issuedBy(ca), account, identifier: name }));
       }
+      throw e;
     } finally {
-      await solver.cleanup(host, challenge.token, keyAuthorization).catch(() => undefined);
+      await solver.cleanup(host, challenge.token, answer).catch(() => undefined);
     }
   }
 
@@ -351,12 +365,29 @@ export class AcmeIssuer implements Issuer {
     } catch {
       return undefined;
     }
-    return toRenewalWindow(await fetchRenewalInfo(session.transport, await session.directory, certId));
+    return toRenewalWindow(await fetchRenewalInfo(session.conn, await session.directory, certId));
   }
 
   /** Closes the kept connections (the CLI calls this so the process can exit at once). */
   close(): void {
-    for (const s of this.sessions.values()) s.transport.close();
+    for (const s of this.sessions.values()) s.conn.close();
     this.sessions.clear();
+  }
+}
+
+/** How a certificate names its CA: the preset id, or the directory URL. */
+function issuedBy(ca: ResolvedCa): string {
+  return ca.preset ? ca.id : ca.directoryUrl;
+}
+
+/** A renewal of exactly the same names (Let's Encrypt exempts it from the per-domain limit). */
+function sameNames(certPem: string, names: string[]): boolean {
+  try {
+    const san = (new X509Certificate(certPem).subjectAltName ?? '').split(', ').map((e) => e.replace(/^(DNS|IP Address):/, '').toLowerCase());
+    const a = [...new Set(san)].sort();
+    const b = [...new Set(names.map((n) => n.toLowerCase()))].sort();
+    return a.length === b.length && a.every((n, i) => n === b[i]);
+  } catch {
+    return false;
   }
 }

@@ -1,6 +1,8 @@
 import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { HomeportError } from '../errors';
 import type { ChallengeType } from '../certs/types';
+import { aaaaNotThisHost, caaForbids, dnsServfail, nameDoesNotExist } from '../preflight/wording';
 
 /** An RFC 7807 problem document as ACME servers send it (RFC 8555 §6.7). */
 export interface AcmeProblem {
@@ -94,9 +96,16 @@ function diagnose(short: string, p: AcmeProblem, ctx: ProblemContext): { message
     case 'tls': {
       const how = /refused/.test(d) ? 'refused the connection' : /timeout|timed out|deadline/.test(d) ? 'did not answer in time' : short === 'tls' ? 'failed the TLS handshake' : 'did not answer';
       if (v6) {
+        const reached = `The CA reached ${addr} over IPv6 for ${name}, which ${how}${port ? ` on port ${port}` : ''}${detail}.`;
+        const own = hostIpv6();
+        if (ctx.identifier && !own.some((a) => sameIpv6(a, addr))) {
+          // The same sentence pre-flight uses when it finds this AAAA record beforehand.
+          const f = aaaaNotThisHost(ctx.identifier, addr, ctx.ca, own);
+          return { message: `${reached} ${f.summary}`, fix: f.fix };
+        }
         return {
-          message: `The CA reached ${addr} over IPv6 for ${name}, which ${how}${port ? ` on port ${port}` : ''}${detail}.`,
-          fix: `Fix or remove the AAAA record of ${ctx.identifier ?? 'the name'}: the CA prefers IPv6 when it exists, so it must reach this machine, or be removed.`,
+          message: reached,
+          fix: `Open port ${port ?? 'the challenge port'} for IPv6 on this machine's firewall and the router, or remove the AAAA record of ${ctx.identifier ?? 'the name'}: the CA prefers IPv6 when it exists.`,
         };
       }
       return {
@@ -118,23 +127,30 @@ function diagnose(short: string, p: AcmeProblem, ctx: ProblemContext): { message
         message: `The CA got a wrong answer for ${name}${addr ? ` from ${addr}` : ''}${port ? ` on port ${port}` : ''}: another server answered instead of Homeport${detail}.`,
         fix: 'Point the name\'s A/AAAA records at this machine and forward the port to it (not to another server or router page).',
       };
-    case 'dns':
-      if (/nxdomain|no such host|does not exist/.test(d)) {
-        return {
-          message: `The name ${name} does not exist in DNS${detail}.`,
-          fix: `Create an A (and if you use IPv6, AAAA) record for ${ctx.identifier ?? 'it'} pointing to this machine, then try again.`,
-        };
+    case 'dns': {
+      const bare = (ctx.identifier ?? '').replace(/^\*\./, '');
+      if (bare && /nxdomain|no such host|does not exist/.test(d)) {
+        const f = nameDoesNotExist(bare);
+        return { message: `${f.summary.replace(/\.$/, '')}${detail}.`, fix: f.fix };
+      }
+      if (bare && /servfail/.test(d)) {
+        const f = dnsServfail(bare, "the CA's resolver");
+        return { message: `${f.summary}${detail ? ` ${detail.trim()}` : ''}`, fix: f.fix };
       }
       return {
         message: `The CA could not look up ${name} in DNS${detail}.`,
         fix: 'Check that the domain\'s name servers answer (a DNS checker or `dig`), then try again.',
       };
+    }
     case 'caa': {
-      const ids = ctx.caaIdentities?.length ? ctx.caaIdentities : undefined;
+      const identity = ctx.caaIdentities?.[0];
+      const bare = (ctx.identifier ?? '').replace(/^\*\./, '');
+      // Boulder names the record's owner: "CAA record for example.com prevents issuance".
+      const owner = /CAA record for (\S+?)\.? prevents/i.exec(p.detail ?? '')?.[1] ?? bare;
       return {
         message: `A CAA record of ${name} does not allow ${ctx.ca} to issue${detail}.`,
-        fix: ids
-          ? `Add a CAA record allowing it: 0 issue "${ids[0]}"${ctx.identifier?.startsWith('*.') ? ` (and 0 issuewild "${ids[0]}")` : ''}, or use a CA your CAA records allow.`
+        fix: identity && owner
+          ? caaForbids(ctx.identifier ?? owner, ctx.ca, owner, [], identity, Boolean(ctx.identifier?.startsWith('*.'))).fix
           : 'Add a CAA record that allows this CA, or use a CA your CAA records allow.',
       };
     }
@@ -210,11 +226,49 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
  * policy (CAA, rejected name) excludes it. Validation failures are not: another CA would
  * reach the same broken port or DNS record.
  */
+/**
+ * Homeport's own rate-limit ledger says the CA would refuse this order: it is not sent,
+ * so the attempt is not burnt (and the next CA, if any, is asked instead).
+ */
+export class RateLimitReachedError extends HomeportError {
+  override readonly name = 'RateLimitReachedError';
+
+  constructor(
+    ca: string,
+    findings: string[],
+    /** When the order can go out, ms since epoch. */
+    readonly retryAfter?: number,
+  ) {
+    const when = retryAfter === undefined ? undefined : new Date(retryAfter).toISOString();
+    super('acme.rate-limit-reached', `Homeport did not ask ${ca}: the order would exceed its rate limit. ${findings.join(' ')}`, {
+      fix: `Wait${when ? ` until ${when}` : ''} (Homeport tries again by itself then); for tests use a staging CA, or add a fallback CA.`,
+      details: { ca, retryAfter: when, findings },
+    });
+  }
+}
+
+/** This machine's global IPv6 addresses (where no NAT hides the public address). */
+function hostIpv6(): string[] {
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((i) => i && i.family === 'IPv6' && !i.internal && !/^(fe[89ab]|f[cd])/i.test(i.address))
+    .map((i) => i!.address);
+}
+
+function sameIpv6(a: string, b: string): boolean {
+  const norm = (x: string) => new URL(`http://[${x}]/`).hostname;
+  try {
+    return norm(a) === norm(b);
+  } catch {
+    return a === b;
+  }
+}
+
 export function isCaSpecificFailure(e: unknown): boolean {
   if (!(e instanceof HomeportError)) return false;
   if (e instanceof AcmeProblemError) {
     return ['rateLimited', 'serverInternal', 'caa', 'rejectedIdentifier', 'unsupportedIdentifier', 'badNonce'].includes(e.shortType)
       || (e.problem.status !== undefined && e.problem.status >= 500);
   }
-  return ['acme.unreachable', 'acme.directory-untrusted', 'acme.not-a-directory', 'acme.bad-response', 'acme.ip-not-supported'].includes(e.code);
+  return ['acme.unreachable', 'acme.directory-untrusted', 'acme.not-a-directory', 'acme.bad-response', 'acme.ip-not-supported', 'acme.rate-limit-reached'].includes(e.code);
 }

@@ -1,7 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import type { Clock } from '../clock';
 import type { RenewalWindow } from '../certs/types';
-import { certificateExtensions, parse } from './der';
 
 /**
  * When to renew: inside the CA's ACME Renewal Information window (RFC 9773) when it gives
@@ -17,24 +16,6 @@ export interface RenewalPlan {
   reason: string;
   /** Ask the CA's renewalInfo again no sooner than this (ARI Retry-After). */
   checkAgainAt?: number;
-}
-
-/** RFC 9773 §4.1: base64url(AKI keyIdentifier) "." base64url(serial number DER contents). */
-export function ariCertId(certPem: string): string {
-  const cert = new X509Certificate(certPem);
-  const aki = certificateExtensions(cert.raw).get('2.5.29.35');
-  if (!aki) throw new Error('the certificate has no Authority Key Identifier, so it has no ARI certID');
-  const keyId = parse(aki).children.find((c) => c.tag === 0x80);
-  if (!keyId) throw new Error('the Authority Key Identifier has no keyIdentifier');
-  return `${keyId.value.toString('base64url')}.${serialBytes(cert.raw).toString('base64url')}`;
-}
-
-/** The serial's DER INTEGER contents, read from the certificate (leading zero byte included). */
-function serialBytes(der: Buffer): Buffer {
-  const tbs = parse(der).children[0];
-  const first = tbs.children[0];
-  const serial = first.tag === 0xa0 ? tbs.children[1] : first;
-  return Buffer.from(serial.value);
 }
 
 export function lifetimeOf(certPem: string): { notBefore: number; notAfter: number } {
@@ -86,17 +67,6 @@ export function planRenewal(opts: {
     reason: `inside the CA's renewal window ${new Date(w.start).toISOString()} – ${new Date(w.end).toISOString()}${w.explanationUrl ? ` (${w.explanationUrl})` : ''}`,
     checkAgainAt,
   };
-}
-
-/** Turns a renewalInfo response into a RenewalWindow (undefined if it makes no sense). */
-export function toRenewalWindow(
-  info: { window?: { start: string; end: string }; explanationURL?: string; retryAfter?: number } | undefined,
-): RenewalWindow | undefined {
-  if (!info?.window) return undefined;
-  const start = Date.parse(info.window.start);
-  const end = Date.parse(info.window.end);
-  if (Number.isNaN(start) || Number.isNaN(end)) return undefined;
-  return { start, end, retryAfter: info.retryAfter, explanationUrl: info.explanationURL };
 }
 
 function formatDuration(ms: number): string {

@@ -1,4 +1,3 @@
-import { createHash, KeyObject } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createSecureContext } from 'node:tls';
@@ -7,7 +6,8 @@ import { HomeportError } from '../errors';
 import type { ChallengeType } from '../certs/types';
 import type { ChallengeStore } from './challenges';
 import type { DnsProvider } from './dns-provider';
-import { createTlsAlpn01Certificate, derToPem, keyToPem } from './keys';
+import type { Authorization } from 'acme-client';
+import { acme } from './acme-http';
 
 /**
  * Puts a challenge answer where the CA will look for it, and takes it away afterwards.
@@ -15,9 +15,13 @@ import { createTlsAlpn01Certificate, derToPem, keyToPem } from './keys';
  * listeners or by the proxy); dns-01 answers go to a DnsProvider.
  */
 export interface Solver {
-  /** Resolves when the answer is visible to the CA (for dns-01: at the configured resolver). */
-  present(name: string, token: string, keyAuthorization: string, signal?: AbortSignal): Promise<void>;
-  cleanup(name: string, token: string, keyAuthorization: string): Promise<void>;
+  /**
+   * Resolves when the answer is visible to the CA (for dns-01: at the configured resolver).
+   * `answer` is what acme-client's getChallengeKeyAuthorization gives for the challenge: the
+   * key authorization for http-01 and tls-alpn-01, the TXT value for dns-01.
+   */
+  present(name: string, token: string, answer: string, signal?: AbortSignal): Promise<void>;
+  cleanup(name: string, token: string, answer: string): Promise<void>;
 }
 
 export function http01Solver(store: ChallengeStore): Solver {
@@ -31,22 +35,21 @@ export function http01Solver(store: ChallengeStore): Solver {
   };
 }
 
-/** `key` signs the throw-away validation certificates: ECDSA, not the RSA others default to. */
-export function tlsAlpn01Solver(store: ChallengeStore, key: () => Promise<KeyObject>): Solver {
+/**
+ * The validation certificate (RFC 8737) from acme-client, signed with `keyPem`: an ECDSA key
+ * made once, not the fresh RSA-2048 key acme-client would make for every challenge.
+ */
+export function tlsAlpn01Solver(store: ChallengeStore, keyPem: () => Promise<string>): Solver {
   return {
     async present(name, _token, keyAuthorization) {
-      const k = await key();
-      const cert = derToPem(createTlsAlpn01Certificate(name, keyAuthorization, k));
-      store.setTlsAlpn01(name, createSecureContext({ key: keyToPem(k), cert }));
+      const key = await keyPem();
+      const [, cert] = await acme().crypto.createAlpnCertificate({ identifier: { type: 'dns', value: name } } as Authorization, keyAuthorization, key);
+      store.setTlsAlpn01(name, createSecureContext({ key, cert }));
     },
     async cleanup(name) {
       store.deleteTlsAlpn01(name);
     },
   };
-}
-
-export function dns01TxtValue(keyAuthorization: string): string {
-  return createHash('sha256').update(keyAuthorization).digest('base64url');
 }
 
 export function dns01Name(name: string): string {
@@ -73,9 +76,8 @@ export function dns01Solver(
   const resolver = new Resolver({ timeout: 2_000, tries: 2 });
   if (opts.resolver) resolver.setServers([resolverServer(opts.resolver)]);
   return {
-    async present(name, _token, keyAuthorization, signal) {
+    async present(name, _token, value, signal) {
       const fqdn = dns01Name(name);
-      const value = dns01TxtValue(keyAuthorization);
       await provider.setTxt(fqdn, value);
       // The CA asks the authoritative servers, maybe at once: wait until the record is
       // visible where the user told us to look, so we never ask for validation too early.
@@ -94,8 +96,8 @@ export function dns01Solver(
         delay = Math.min(delay * 2, 2_000);
       }
     },
-    async cleanup(name, _token, keyAuthorization) {
-      await provider.removeTxt(dns01Name(name), dns01TxtValue(keyAuthorization));
+    async cleanup(name, _token, value) {
+      await provider.removeTxt(dns01Name(name), value);
     },
   };
 }

@@ -4,16 +4,13 @@ import { X509Certificate } from 'node:crypto';
 import { HomeportError } from '../errors';
 
 /**
- * HTTPS to one CA: a keep-alive agent (one TLS handshake serves every request of a run), the
- * CA's own trust bundle when given (never mixed with the system store), and the CA's `Date`
- * header remembered for clock-skew checks.
+ * The connection to one CA, shared by acme-client's requests (acme-http.ts hands them this
+ * agent) and the few plain GETs Homeport makes itself (directory pre-check, ARI): one
+ * keep-alive agent, so a warm engine reuses one TLS connection; the CA's own trust bundle
+ * when given, never mixed into the system store; the CA's `Date` header remembered for the
+ * clock-skew check; and network failures put into words.
+ * Loads no ACME library: the pre-flight and `homeport check` use it on their own.
  */
-export interface HttpResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-}
-
 export interface ServerDate {
   /** The raw HTTP Date header (one-second resolution). */
   date: string;
@@ -23,6 +20,12 @@ export interface ServerDate {
   sentAt: number;
   /** Our clock when that response arrived. */
   localTime: number;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
 }
 
 const TLS_TRUST_CODES = new Set([
@@ -66,11 +69,12 @@ export function loadCaBundle(file: string): string {
   return blocks.join('\n') + '\n';
 }
 
-export class Transport {
-  private readonly agent: https.Agent;
+export class CaConnection {
+  readonly agent: https.Agent;
   lastServerDate?: ServerDate;
 
   constructor(
+    /** What to call the CA in messages. */
     readonly label: string,
     opts: { caPem?: string } = {},
   ) {
@@ -78,58 +82,45 @@ export class Transport {
     this.agent = new https.Agent({ keepAlive: true, ca: opts.caPem, maxSockets: 16, timeout: 30_000 });
   }
 
-  async request(
-    url: string,
-    opts: { method?: string; body?: string | Buffer; headers?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal } = {},
-  ): Promise<HttpResponse> {
-    let res: HttpResponse;
+  /** Remembers the CA's clock from a response's Date header. */
+  noteDate(date: unknown, sentAt: number): void {
+    if (typeof date === 'string' && !Number.isNaN(Date.parse(date))) {
+      this.lastServerDate = { date, serverTime: Date.parse(date), sentAt, localTime: Date.now() };
+    }
+  }
+
+  /** A plain GET through this connection (the directory, ARI), with failures in words. */
+  async get(url: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<HttpResponse> {
     const sentAt = Date.now();
     try {
-      res = await this.once(url, opts).catch((e: Error & { reusedSocket?: boolean; code?: string }) => {
+      const res = await this.once(url, opts).catch((e: Error & { reusedSocket?: boolean; code?: string }) => {
         // A kept-alive socket the CA closed while idle fails at once: send again on a fresh one.
         if (e.reusedSocket && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) return this.once(url, opts);
         throw e;
       });
+      this.noteDate(res.headers.date, sentAt);
+      return res;
     } catch (e) {
       throw this.networkError(url, e);
     }
-    const date = res.headers.date;
-    if (typeof date === 'string' && !Number.isNaN(Date.parse(date))) {
-      this.lastServerDate = { date, serverTime: Date.parse(date), sentAt, localTime: Date.now() };
-    }
-    return res;
   }
 
-  private once(
-    url: string,
-    opts: { method?: string; body?: string | Buffer; headers?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal },
-  ): Promise<HttpResponse> {
+  private once(url: string, opts: { timeoutMs?: number; signal?: AbortSignal }): Promise<HttpResponse> {
     return new Promise<HttpResponse>((resolve, reject) => {
-      const req = https.request(
-        url,
-        {
-          method: opts.method ?? 'GET',
-          agent: this.agent,
-          headers: { 'user-agent': 'homeport', ...opts.headers },
-          signal: opts.signal,
-          timeout: opts.timeoutMs ?? 30_000,
-        },
-        (r) => {
-          const chunks: Buffer[] = [];
-          r.on('data', (c: Buffer) => chunks.push(c));
-          r.on('end', () => resolve({ status: r.statusCode ?? 0, headers: r.headers, body: Buffer.concat(chunks) }));
-          r.on('error', reject);
-        },
-      );
+      const req = https.get(url, { agent: this.agent, headers: { 'user-agent': 'homeport' }, signal: opts.signal, timeout: opts.timeoutMs ?? 30_000 }, (r) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => resolve({ status: r.statusCode ?? 0, headers: r.headers, body: Buffer.concat(chunks) }));
+        r.on('error', reject);
+      });
       req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
       req.on('error', (e) => reject(Object.assign(e, { reusedSocket: req.reusedSocket })));
-      req.end(opts.body);
     });
   }
 
   /** Turns a socket or TLS failure into words: who could not be reached, why, and what to do. */
-  private networkError(url: string, e: unknown): unknown {
-    if (e instanceof HomeportError || (e as Error)?.name === 'AbortError') return e;
+  networkError(url: string, e: unknown): unknown {
+    if (e instanceof HomeportError || (e as Error)?.name === 'AbortError' || (e as Error)?.name === 'CanceledError') return e;
     const code = (e as NodeJS.ErrnoException)?.code ?? '';
     const host = new URL(url).host;
     if (TLS_TRUST_CODES.has(code)) {
@@ -142,7 +133,7 @@ export class Transport {
     const why =
       code === 'ECONNREFUSED' ? 'the connection was refused'
       : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'its name does not resolve'
-      : code === 'ETIMEDOUT' ? 'it did not answer in time'
+      : code === 'ETIMEDOUT' || code === 'ECONNABORTED' ? 'it did not answer in time'
       : code === 'ECONNRESET' ? 'the connection was reset'
       : code || ((e as Error)?.message ?? String(e));
     return new HomeportError('acme.unreachable', `The CA ${this.label} at ${host} cannot be reached: ${why}.`, {
@@ -174,11 +165,12 @@ export interface AcmeDirectory {
 }
 
 /**
- * Fetches and checks the directory before anything else talks to the CA, so a wrong URL,
- * an untrusted certificate or an outage is reported at once, in words.
+ * Fetches and checks the directory before acme-client sees the URL, so a wrong URL, an
+ * untrusted certificate or an outage is reported at once, in words (acme-client would retry
+ * for over a minute and end in a TypeError).
  */
-export async function fetchDirectory(transport: Transport, url: string, signal?: AbortSignal): Promise<AcmeDirectory> {
-  const res = await transport.request(url, { timeoutMs: 15_000, signal });
+export async function fetchDirectory(conn: CaConnection, url: string, signal?: AbortSignal): Promise<AcmeDirectory> {
+  const res = await conn.get(url, { timeoutMs: 15_000, signal });
   const notDirectory = (why: string) =>
     new HomeportError('acme.not-a-directory', `${url} is not an ACME directory: ${why}.`, {
       fix: res.status >= 500

@@ -2,8 +2,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { accountDir, ensureAccount, loadOrCreateAccountKey } from '../acme/accounts';
 import { CA_PRESETS, ResolvedCa, resolveCa } from '../acme/cas';
-import { AcmeClient } from '../acme/client';
-import { fetchDirectory, loadCaBundle, Transport } from '../acme/transport';
+import { CaClient } from '../acme/client';
+import { CaConnection, fetchDirectory, loadCaBundle } from '../acme/transport';
 import type { Solvers } from '../acme/solvers';
 import type { ChallengeType } from '../certs/types';
 import { check, CheckResult } from './types';
@@ -35,11 +35,11 @@ export async function preflightCa(choice: CaChoice): Promise<{ ca: PreflightCa; 
   let identities = resolved.caaIdentities;
   if (!resolved.preset) {
     // Only the directory is fetched (a GET); nothing is signed or ordered.
-    const transport = new Transport(resolved.displayName, { caPem: choice.caRoot ? loadCaBundle(choice.caRoot) : undefined });
+    const conn = new CaConnection(resolved.displayName, { caPem: choice.caRoot ? loadCaBundle(choice.caRoot) : undefined });
     try {
-      identities = (await fetchDirectory(transport, resolved.directoryUrl)).meta?.caaIdentities ?? [];
+      identities = (await fetchDirectory(conn, resolved.directoryUrl)).meta?.caaIdentities ?? [];
     } finally {
-      transport.close();
+      conn.close();
     }
   }
   return {
@@ -90,17 +90,19 @@ export function dryRunner(
       return new Map(names.map((n) => [n, check('dry-run', 'skip', `Not run: ${staging.unavailable}`)]));
     }
     const target: ResolvedCa = { ...staging, eab: setup.eab ?? staging.eab };
-    const transport = new Transport(target.displayName, { caPem: target.caRoot ? loadCaBundle(target.caRoot) : undefined });
+    let conn: CaConnection | undefined;
     try {
+      conn = new CaConnection(target.displayName, { caPem: target.caRoot ? loadCaBundle(target.caRoot) : undefined });
       const dir = accountDir(setup.dataDir, target.id);
-      const client = new AcmeClient(transport, target.directoryUrl, await loadOrCreateAccountKey(dir), target.displayName);
-      await ensureAccount(client, dir, target, { email: setup.email, acceptTos: setup.acceptTos });
+      const [key, directory] = await Promise.all([loadOrCreateAccountKey(dir), fetchDirectory(conn, target.directoryUrl)]);
+      const client = new CaClient(conn, target.directoryUrl, key.pem, directory, target.eab);
+      await ensureAccount(client, dir, target, { email: setup.email, acceptTos: setup.acceptTos, keyCreated: key.created });
       return (await dryRun({ client, names, challenge, httpPort: setup.httpPort, httpsPort: setup.httpsPort, solvers: setup.solvers })).results;
     } catch (e) {
       const err = e as Error & { fix?: string };
       return new Map(names.map((n) => [n, check('dry-run', 'fail', `The dry run at ${target.displayName} could not start: ${err.message}`, [], err.fix ?? null)]));
     } finally {
-      transport.close();
+      conn?.close();
     }
   };
 }

@@ -1,9 +1,9 @@
 import * as http from 'node:http';
 import { isIP } from 'node:net';
 import * as tls from 'node:tls';
-import type { AcmeAuthorization, AcmeChallenge, AcmeClient } from '../acme/client';
+import type { AcmeChallenge, CaClient } from '../acme/client';
 import { ACME_TLS_ALPN, ChallengeStore, HTTP01_PATH_PREFIX } from '../acme/challenges';
-import { generateKey } from '../acme/keys';
+import { generateKey, keyToPem } from '../acme/keys';
 import { AcmeProblemError } from '../acme/problems';
 import { http01Solver, Solver, Solvers, tlsAlpn01Solver } from '../acme/solvers';
 import type { ChallengeType } from '../certs/types';
@@ -19,7 +19,7 @@ import { check, CheckResult } from './types';
  */
 export interface DryRunOptions {
   /** A client with its account set (ensureAccount), at the staging CA. */
-  client: AcmeClient;
+  client: CaClient;
   names: string[];
   challenge: ChallengeType;
   httpPort: number;
@@ -66,7 +66,7 @@ export async function dryRun(opts: DryRunOptions): Promise<DryRunOutcome> {
     (challenge === 'http-01'
       ? http01Solver(store)
       : challenge === 'tls-alpn-01'
-        ? tlsAlpn01Solver(store, () => generateKey('ec256'))
+        ? tlsAlpn01Solver(store, () => generateKey('ec256').then(keyToPem))
         : undefined);
   if (!solver) {
     for (const n of opts.names) {
@@ -77,47 +77,37 @@ export async function dryRun(opts: DryRunOptions): Promise<DryRunOutcome> {
   const close = opts.solvers?.[challenge] ? async () => undefined : await listen(store, challenge, opts);
   const ca = client.label;
   try {
-    const order = await client.newOrder(
+    const order = await client.createOrder(
       opts.names.map((n) => ({ type: isIP(n) ? ('ip' as const) : ('dns' as const), value: n })),
       { signal: opts.signal },
     );
     const evidence = [`order ${order.url} at ${ca} (never finalized)`];
-    for (const authzUrl of order.authorizations) {
-      const authz = await client.get<AcmeAuthorization>(authzUrl, opts.signal);
+    for (const authz of await client.authorizations(order, opts.signal)) {
       const name = authz.wildcard ? `*.${authz.identifier.value}` : authz.identifier.value;
       if (authz.status === 'valid') {
-        results.set(name, check('dry-run', 'pass', `${ca} already holds a valid authorization for ${name}.`, [...evidence, `authorization ${authzUrl}: valid`]));
+        results.set(name, check('dry-run', 'pass', `${ca} already holds a valid authorization for ${name}.`, [...evidence, `authorization ${authz.url}: valid`]));
         continue;
       }
-      const ch = authz.challenges.find((c) => c.type === challenge);
+      const ch = authz.challenges.find((c) => c.type === challenge) as AcmeChallenge | undefined;
       if (!ch) {
         results.set(name, check('dry-run', 'fail', `${ca} does not offer ${challenge} for ${name} (it offers ${authz.challenges.map((c) => c.type).join(', ')}).`, evidence, 'Use one of the offered challenges.'));
         continue;
       }
-      const keyAuthorization = client.keyAuthorization(ch.token);
-      await solver.present(authz.identifier.value, ch.token, keyAuthorization, opts.signal);
-      let final: AcmeAuthorization & { url: string };
+      const answer = await client.answer(ch);
+      await solver.present(authz.identifier.value, ch.token, answer, opts.signal);
       try {
-        await client.respond(ch, opts.signal);
-        final = await client.poll<AcmeAuthorization>(authzUrl, (a) => a.status !== 'pending', { signal: opts.signal, timeoutMs: 90_000 });
-      } finally {
-        await solver.cleanup(authz.identifier.value, ch.token, keyAuthorization);
-      }
-      const done = final.challenges.find((c) => c.type === challenge) ?? ch;
-      const record = describeValidation(done);
-      if (final.status === 'valid') {
-        results.set(name, check('dry-run', 'pass', `${ca} validated ${name} with ${challenge}${record ? ` (${record})` : ''}: a real issuance will get through.`, [...evidence, `authorization ${authzUrl}: valid`]));
+        const final = await client.validate(authz, ch, { challengeType: challenge, signal: opts.signal });
+        const done = (final.challenges.find((c) => c.type === challenge) ?? ch) as AcmeChallenge;
+        const record = describeValidation(done);
+        results.set(name, check('dry-run', 'pass', `${ca} validated ${name} with ${challenge}${record ? ` (${record})` : ''}: a real issuance will get through.`, [...evidence, `authorization ${authz.url}: valid`]));
         // Leave nothing usable behind: the next real order validates afresh.
-        await client.post(authzUrl, { status: 'deactivated' }, { signal: opts.signal }).catch(() => undefined);
-      } else {
-        const err = new AcmeProblemError(done.error ?? { detail: `the authorization ended "${final.status}"` }, {
-          ca,
-          identifier: name,
-          challenge,
-          addressUsed: done.validationRecord?.[0]?.addressUsed,
-          port: Number(done.validationRecord?.[0]?.port) || undefined,
-        });
-        results.set(name, check('dry-run', 'fail', err.message, [...evidence, `authorization ${authzUrl}: ${final.status}`, ...(record ? [record] : [])], err.fix ?? null));
+        await client.deactivate(authz, opts.signal).catch(() => undefined);
+      } catch (e) {
+        if (!(e instanceof AcmeProblemError) || !e.challenge) throw e;
+        const at = e.addressUsed ? [`the CA connected to ${e.addressUsed}`] : [];
+        results.set(name, check('dry-run', 'fail', e.message, [...evidence, `authorization ${authz.url}: invalid`, ...at], e.fix ?? null));
+      } finally {
+        await solver.cleanup(authz.identifier.value, ch.token, answer);
       }
     }
   } catch (e) {
