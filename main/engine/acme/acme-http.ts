@@ -47,7 +47,13 @@ export function withConnection<T>(conn: CaConnection, signal: AbortSignal | unde
 
 export function acme(): AcmeModule {
   if (loaded) return loaded;
-  const mod = require('acme-client') as AcmeModule;
+  // acme-client's index also loads node-forge for its legacy API, which Homeport never uses:
+  // the three parts it does use are loaded directly (≈10 ms less on every cold start).
+  const mod = {
+    Client: require('acme-client/src/client'),
+    crypto: require('acme-client/src/crypto'),
+    axios: require('acme-client/src/axios'),
+  } as AcmeModule;
   // The axios acme-client itself resolves, for its node http adapter.
   const axios = require(require.resolve('axios', { paths: [require.resolve('acme-client')] })) as { getAdapter(name: string): AxiosAdapter };
   const http = axios.getAdapter('http');
@@ -92,9 +98,16 @@ export function acme(): AcmeModule {
  */
 async function send(http: AxiosAdapter, ctx: RequestContext, cfg: InternalAxiosRequestConfig, maxAttempts: number): Promise<AxiosResponse> {
   const url = String(cfg.url);
+  // acme-client asks newNonce before every signed request; every CA response carries a fresh
+  // nonce (RFC 8555 §7.2), so one kept from the last answer saves that round trip.
+  const pooled = cfg.method?.toLowerCase() === 'head' && url === ctx.conn.newNonceUrl ? ctx.conn.nonces.pop() : undefined;
+  if (pooled) return { status: 200, statusText: 'OK', headers: { 'replay-nonce': pooled }, data: '', config: cfg, request: undefined };
   const sentAt = Date.now();
   const answered = (res: AxiosResponse) => {
     ctx.conn.noteDate(res.headers.date, sentAt);
+    const nonce = res.headers['replay-nonce'];
+    // Not from HEAD newNonce (acme-client uses that one) nor from errors (a badNonce retry does).
+    if (typeof nonce === 'string' && res.status < 400 && cfg.method?.toLowerCase() !== 'head') ctx.conn.nonces.push(nonce);
     if (res.status === 429 || res.status >= 500) {
       const until = parseRetryAfter(res.headers['retry-after'] as string | undefined, Date.now());
       if (until !== undefined && until - Date.now() > IN_REQUEST_RETRY_MAX_S * 1000) {

@@ -21,12 +21,14 @@ export interface ExternalAccountBinding {
 
 /**
  * Polling of pending orders and authorizations (acme-client's waitForValidStatus): the first
- * look is immediate, then 50 ms doubling to 10 s, 20 looks (about two minutes) in all. A
- * local or quick CA answers within tens of milliseconds, so warm issuance stays fast; a busy
- * CA is asked at most every 10 s, and a Retry-After on a pending object holds the next look
- * (acme-http.ts). acme-client's default (5 s, then 10, 20 …) would add seconds to every issuance.
+ * look is immediate, then after 25 ms doubling up to 10 s, 20 looks (about 100 s) in all. A
+ * local or quick CA decides within tens of milliseconds, so warm issuance stays fast (50 ms
+ * steps cost Pebble a whole extra step, ~25 ms, per authorization); a CA that takes seconds
+ * sees six looks in the first second and then one every few seconds, at most one per 10 s,
+ * and a Retry-After on a pending object holds the next look (acme-http.ts). acme-client's
+ * default (5 s, then 10, 20 …) would add seconds to every issuance.
  */
-const POLLING = { backoffAttempts: 20, backoffMin: 50, backoffMax: 10_000 };
+const POLLING = { backoffAttempts: 20, backoffMin: 25, backoffMax: 10_000 };
 
 /**
  * One CA account through acme-client: the Client with its account key, the connection its

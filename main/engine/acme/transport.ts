@@ -72,6 +72,9 @@ export function loadCaBundle(file: string): string {
 export class CaConnection {
   readonly agent: https.Agent;
   lastServerDate?: ServerDate;
+  /** The directory's newNonce URL, once read, and unused nonces from the CA's answers. */
+  newNonceUrl?: string;
+  readonly nonces: string[] = [];
 
   constructor(
     /** What to call the CA in messages. */
@@ -189,5 +192,6 @@ export async function fetchDirectory(conn: CaConnection, url: string, signal?: A
   for (const key of ['newNonce', 'newAccount', 'newOrder'] as const) {
     if (typeof d[key] !== 'string') throw notDirectory(`it lacks "${key}"`);
   }
+  conn.newNonceUrl = d.newNonce;
   return d as AcmeDirectory;
 }
