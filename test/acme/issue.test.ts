@@ -149,6 +149,19 @@ describe('AcmeIssuer against Pebble', () => {
     assert.equal(JSON.parse(readFileSync(path.join(caDir, 'account.json'), 'utf8')).url, stored.url, 'the CA found the same account for the same key');
   });
 
+  test('account.json lost: the key\'s account is found again (onlyReturnExisting), without accepting the terms anew', async () => {
+    const caDir = path.join(dataDir, 'accounts', readdirSync(path.join(dataDir, 'accounts'))[0]);
+    const stored = JSON.parse(readFileSync(path.join(caDir, 'account.json'), 'utf8'));
+    rmSync(path.join(caDir, 'account.json'));
+    const found = new AcmeIssuer(options({ acceptTos: false, challenges: issuer.challenges }));
+    try {
+      assertValid(await found.issue({ names: ['found.example.test'], keyType: 'ec256' }), ['found.example.test']);
+    } finally {
+      found.close();
+    }
+    assert.equal(JSON.parse(readFileSync(path.join(caDir, 'account.json'), 'utf8')).url, stored.url);
+  });
+
   test('a new account needs the terms accepted: a clear error with the terms URL', async () => {
     const fresh = new AcmeIssuer(options({ dataDir: tmpDir(), acceptTos: false }));
     try {
