@@ -175,7 +175,7 @@ export interface ExportFile {
 export interface HomeportApi {
   overview(): Promise<Overview>;
   getCertificate(req: { name: string }): Promise<CertificateDetail>;
-  preflight(req: { names: string[]; ca?: string }): Promise<PreflightReport>;
+  preflight(req: { names: string[] }): Promise<PreflightReport>;
   issue(req: IssueInput): Promise<CertificateSummary>;
   renew(req: { name: string; force?: boolean }): Promise<CertificateSummary>;
   exportCertificate(req: ExportInput): Promise<ExportFile>;

@@ -24,7 +24,7 @@ export interface HandlerDeps {
   host: Overview['host'];
   prefs: PrefsStore;
   /** The pre-flight report for names (the same checks as `homeport check`). */
-  preflight(names: string[], ca?: string): Promise<PreflightReport>;
+  preflight(names: string[]): Promise<PreflightReport>;
   /** Whether the reverse proxy runs in this process, on which ports, or why not. */
   proxy: () => ProxyStatus;
   /** Per-route counters of the running proxy. */
@@ -152,14 +152,14 @@ export function createHandlers(deps: HandlerDeps): HomeportApi {
         keyType: view.keyType,
         ...(view.challenge ? { challenge: view.challenge } : {}),
         ...(shown ? { fingerprint: colonHex(shown.meta.sha256) } : {}),
-        ct: shown ? await ctView(shown.certPem, shown.chainPem) : { applicable: false, scts: [], policies: null, note: 'Not issued yet.' },
+        ct: ctView(view.ct),
         history: history.map((h) => ({ serial: h.serial, notBefore: h.notBefore, notAfter: h.notAfter })),
       };
       return detail;
     },
 
-    preflight({ names, ca }) {
-      return deps.preflight(names, ca);
+    preflight({ names }) {
+      return deps.preflight(names);
     },
 
     async issue(req: IssueInput) {
@@ -238,30 +238,17 @@ function version_(meta: StoredMeta, view: CertificateView): CertVersion {
   };
 }
 
-async function ctView(certPem: string, chainPem: string): Promise<CertificateDetail['ct']> {
-  const [{ checkCertificate }, { certificatesFromFile }, { shippedLogList }] = await Promise.all([
-    import('../engine/ct/check.js'),
-    import('../engine/ct/x509.js'),
-    import('../engine/ct/snapshot.js'),
-  ]);
-  try {
-    const [leaf] = certificatesFromFile(certPem);
-    const chain = chainPem.trim() ? certificatesFromFile(chainPem) : [];
-    const v = checkCertificate(leaf!, chain, { logLists: { chrome: shippedLogList() }, at: Date.now(), marginMs: 0 });
-    return {
-      applicable: v.applicable,
-      scts: v.scts.map((s) => ({
-        logId: s.logId,
-        timestamp: new Date(s.timestamp).toISOString(),
-        signatureValid: s.signatureValid,
-        log: s.log ? { name: s.log.name, operator: s.log.operator, state: s.log.state ?? 'unknown' } : null,
-      })),
-      policies: v.applicable ? { chrome: v.policies.chrome, firefox: v.policies.firefox, apple: v.policies.apple } : null,
-      ...(v.applicable ? {} : { note: v.applicability }),
-    };
-  } catch (e) {
-    return { applicable: false, scts: [], policies: null, note: e instanceof HomeportError ? e.toLine() : `The certificate could not be read for CT: ${(e as Error).message}` };
-  }
+/** The engine's CT verdict (of the resting successor, else the active certificate) in the UI's shape. */
+function ctView(ct: CertificateView['ct']): CertificateDetail['ct'] {
+  if (!ct) return { applicable: false, scts: [], policies: null, note: 'Not issued yet.' };
+  if ('error' in ct) return { applicable: false, scts: [], policies: null, note: ct.error };
+  const warnings = ct.warnings.join(' ');
+  return {
+    applicable: ct.applicable,
+    scts: ct.scts.map((s) => ({ ...s, log: s.log ? { ...s.log, state: s.log.state ?? 'unknown' } : null })),
+    policies: ct.applicable ? ct.policies : null,
+    ...(ct.applicable ? (warnings ? { note: warnings } : {}) : { note: ct.applicability }),
+  };
 }
 
 function colonHex(hex: string): string {

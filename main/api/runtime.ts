@@ -6,7 +6,7 @@ import type { ApiEvent, ProxyStatus } from './contract';
 import { createApiHost, toApiError, type ApiHost } from './dispatch';
 import { createHandlers, type HandlerDeps } from './handlers';
 import type { PrefsStore } from './prefs';
-import { preflightRunner, type PreflightSetup } from './preflight';
+import { preflightRunner } from './preflight';
 
 /**
  * Engine + contract, composed once for either host: the Electron shell and the headless
@@ -17,7 +17,6 @@ export interface RuntimeOptions {
   host: HandlerDeps['host'];
   prefs: PrefsStore;
   setLaunchAtLogin?: HandlerDeps['setLaunchAtLogin'];
-  preflight?: PreflightSetup;
   clock?: Clock;
   /**
    * Run the reverse proxy too (as `homeport serve` does), on the config's ports. When it
@@ -61,7 +60,7 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
     engine,
     host: opts.host,
     prefs: opts.prefs,
-    preflight: preflightRunner(engine, opts.preflight),
+    preflight: preflightRunner(engine),
     proxy: () => proxy,
     ...(serving ? { routeStats: serving.stats, routesChanged: serving.reload } : {}),
     ...(opts.setLaunchAtLogin ? { setLaunchAtLogin: opts.setLaunchAtLogin } : {}),

@@ -30,7 +30,7 @@ const upstream = z
 export const inputSchemas = {
   overview: z.undefined(),
   getCertificate: certName,
-  preflight: z.strictObject({ names, ca: z.string().min(1).optional() }),
+  preflight: z.strictObject({ names }),
   issue: z.strictObject({
     names,
     keyType: KeyTypeSchema.optional(),

@@ -87,13 +87,13 @@ export function wizard(ctx: Ctx): HTMLElement {
         }),
         h('div', { class: 'actions' },
           h('button', { onclick: () => namesStep(names.join(', ')) }, 'Back'),
-          h('button', { class: 'primary', disabled: !ready, onclick: () => issueStep(names, report.recommendedChallenge) }, 'Continue'),
+          h('button', { class: 'primary', disabled: !ready, onclick: () => issueStep(names) }, 'Continue'),
         ),
       ),
     );
   };
 
-  const issueStep = (names: string[], challenge: ChallengeType | null) => {
+  const issueStep = (names: string[]) => {
     at('issue');
     const policy = (value: string, title: string, text: string, checked = false) =>
       h('label', { class: 'choice' },
@@ -132,10 +132,10 @@ export function wizard(ctx: Ctx): HTMLElement {
       form.querySelector('button')!.disabled = true;
       status.replaceChildren(h('p', { class: 'muted' }, 'Talking to the CA…'));
       try {
+        // The challenge is left to the engine: it knows which listeners it holds right now.
         const cert = await ctx.client.issue({
           names,
           servingPolicy: chosen,
-          ...(challenge ? { challenge } : {}),
           ...(needsAccount && email.value ? { email: email.value } : {}),
           ...(needsAccount && !account.acceptTos ? { acceptTos: tos.checked } : {}),
         });

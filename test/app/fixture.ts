@@ -12,8 +12,8 @@ import * as path from 'node:path';
  * The app's test world: a real Pebble (its challtestsrv answers 127.0.0.1 for every name, so
  * Pebble validates http-01 against our listener) and a real BIND serving example.com the way
  * the public internet would see it: names point at this host's public address, 203.0.113.10
- * (a documentation address; the pre-flight is told it is ours, so no probe service is asked
- * and nothing leaves loopback).
+ * (a documentation address; config.publicIps tells the pre-flight it is ours, so no probe
+ * service is asked and nothing leaves loopback).
  */
 export const PUBLIC_V4 = '203.0.113.10';
 
@@ -49,7 +49,7 @@ export async function startAppWorld(): Promise<AppWorld> {
  * helpers/tmp.ts: its after() hook, registered from a before() hook, would remove the
  * directory as soon as that hook ends.)
  */
-export async function worldDataDir(world: AppWorld, opts: { acceptTos?: boolean; email?: string | null; readinessMarginSeconds?: number } = {}): Promise<string> {
+export async function worldDataDir(world: AppWorld, opts: { acceptTos?: boolean; email?: string | null; firstIssuanceMarginSeconds?: number } = {}): Promise<string> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'homeport-app-'));
   world.dirs.push(dataDir);
   await saveConfig(
@@ -60,12 +60,13 @@ export async function worldDataDir(world: AppWorld, opts: { acceptTos?: boolean;
       cas: [{ ca: world.pebble.directoryUrl, caRoot: world.pebble.caRootFile }],
       listeners: { httpPort: world.pebble.httpPort, httpsPort: world.pebble.tlsPort },
       resolver: world.bind.address,
-      ...(opts.readinessMarginSeconds !== undefined ? { readinessMarginSeconds: opts.readinessMarginSeconds } : {}),
+      publicIps: [PUBLIC_V4],
+      ...(opts.firstIssuanceMarginSeconds !== undefined ? { ct: { firstIssuanceMarginSeconds: opts.firstIssuanceMarginSeconds } } : {}),
     }),
   );
   return dataDir;
 }
 
 export function openTestRuntime(dataDir: string, opts: { host?: 'headless' | 'electron'; serve?: boolean } = {}): Promise<Runtime> {
-  return openRuntime({ dataDir, host: opts.host ?? 'headless', prefs: filePrefsStore(dataDir), preflight: { publicIps: [PUBLIC_V4] }, serve: opts.serve ?? false });
+  return openRuntime({ dataDir, host: opts.host ?? 'headless', prefs: filePrefsStore(dataDir), serve: opts.serve ?? false });
 }

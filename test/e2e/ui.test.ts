@@ -33,7 +33,7 @@ before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   world = await startAppWorld();
   // A fresh user: no e-mail and no terms accepted yet, so the wizard asks.
-  rt = await openTestRuntime(await worldDataDir(world, { email: null, acceptTos: false, readinessMarginSeconds: MARGIN_S }));
+  rt = await openTestRuntime(await worldDataDir(world, { email: null, acceptTos: false, firstIssuanceMarginSeconds: MARGIN_S }));
   host = await startHeadlessHost({ api: rt.api });
   profile = mkdtempSync(path.join(os.tmpdir(), 'homeport-chromium-'));
   context = await chromium.launchPersistentContext(profile, {
