@@ -16,6 +16,7 @@ const api: HomeportTransport = {
   preflight: call('preflight'),
   issue: call('issue'),
   renew: call('renew'),
+  removeCertificate: call('removeCertificate'),
   exportCertificate: call('exportCertificate'),
   addRoute: call('addRoute'),
   removeRoute: call('removeRoute'),

@@ -24,7 +24,7 @@ declare global {
 }
 
 const METHODS: readonly ApiMethod[] = [
-  'overview', 'getCertificate', 'preflight', 'issue', 'renew', 'exportCertificate',
+  'overview', 'getCertificate', 'preflight', 'issue', 'renew', 'removeCertificate', 'exportCertificate',
   'addRoute', 'removeRoute', 'getSettings', 'updateSettings',
 ];
 

@@ -45,6 +45,7 @@ export function httpTransport(): HomeportTransport {
     preflight: call('preflight'),
     issue: call('issue'),
     renew: call('renew'),
+    removeCertificate: call('removeCertificate'),
     exportCertificate: call('exportCertificate'),
     addRoute: call('addRoute'),
     removeRoute: call('removeRoute'),

@@ -79,6 +79,8 @@ export interface CertificateDetail extends CertificateSummary {
     note?: string;
   };
   history: { serial: string; notBefore: string; notAfter: string }[];
+  /** This machine's clock against the CA's and the logs' clocks: the countdown is only as good as it. */
+  clock?: { status: 'ok' | 'behind' | 'ahead' | 'unknown'; message: string; fix?: string };
 }
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
@@ -119,6 +121,10 @@ export interface Settings {
   httpsPort: number;
   /** DNS server to ask instead of the system resolver, `host:port`. */
   resolver?: string;
+  /** This host's public addresses; when empty the pre-flight asks probe services. */
+  publicIps: string[];
+  /** Seconds added after the moment every browser accepts a new certificate. */
+  ctMargins: { firstIssuanceSeconds: number; renewalSeconds: number };
   theme: 'system' | 'light' | 'dark';
   notify: { ctReady: boolean; failed: boolean; drift: boolean };
   /** Electron only: start Homeport when the user logs in. */
@@ -178,6 +184,8 @@ export interface HomeportApi {
   preflight(req: { names: string[] }): Promise<PreflightReport>;
   issue(req: IssueInput): Promise<CertificateSummary>;
   renew(req: { name: string; force?: boolean }): Promise<CertificateSummary>;
+  /** Stops managing a certificate; its files move to <data>/removed/. */
+  removeCertificate(req: { name: string }): Promise<CertificateSummary[]>;
   exportCertificate(req: ExportInput): Promise<ExportFile>;
   addRoute(req: RouteInput): Promise<RouteView[]>;
   removeRoute(req: { host: string }): Promise<RouteView[]>;

@@ -84,6 +84,8 @@ export function createHandlers(deps: HandlerDeps): HomeportApi {
       httpPort: c.listeners.httpPort,
       httpsPort: c.listeners.httpsPort,
       ...(c.resolver ? { resolver: c.resolver } : {}),
+      publicIps: c.publicIps ?? [],
+      ctMargins: { firstIssuanceSeconds: c.ct.firstIssuanceMarginSeconds, renewalSeconds: c.ct.renewalMarginSeconds },
       theme: p.theme,
       notify: p.notify,
       launchAtLogin: p.launchAtLogin,
@@ -91,7 +93,7 @@ export function createHandlers(deps: HandlerDeps): HomeportApi {
   };
 
   const updateSettings = async (req: Partial<Settings>): Promise<Settings> => {
-    const engineKeys = ['email', 'cas', 'acceptTos', 'httpPort', 'httpsPort', 'resolver'] as const;
+    const engineKeys = ['email', 'cas', 'acceptTos', 'httpPort', 'httpsPort', 'resolver', 'publicIps', 'ctMargins'] as const;
     if (engineKeys.some((k) => req[k] !== undefined)) {
       await engine.updateConfig((c) => ({
         ...c,
@@ -101,6 +103,16 @@ export function createHandlers(deps: HandlerDeps): HomeportApi {
         ...(req.cas ? { cas: req.cas.map((ca): CaEntry => c.cas.find((x) => x.ca === ca) ?? { ca }) } : {}),
         listeners: { ...c.listeners, ...(req.httpPort ? { httpPort: req.httpPort } : {}), ...(req.httpsPort ? { httpsPort: req.httpsPort } : {}) },
         ...(req.resolver !== undefined ? { resolver: req.resolver } : {}),
+        ...(req.publicIps !== undefined ? { publicIps: req.publicIps.length ? req.publicIps : undefined } : {}),
+        ...(req.ctMargins
+          ? {
+              ct: {
+                ...c.ct,
+                ...(req.ctMargins.firstIssuanceSeconds !== undefined ? { firstIssuanceMarginSeconds: req.ctMargins.firstIssuanceSeconds } : {}),
+                ...(req.ctMargins.renewalSeconds !== undefined ? { renewalMarginSeconds: req.ctMargins.renewalSeconds } : {}),
+              },
+            }
+          : {}),
       }));
     }
     if (req.theme || req.notify || req.launchAtLogin !== undefined) {
@@ -154,6 +166,7 @@ export function createHandlers(deps: HandlerDeps): HomeportApi {
         ...(shown ? { fingerprint: colonHex(shown.meta.sha256) } : {}),
         ct: ctView(view.ct),
         history: history.map((h) => ({ serial: h.serial, notBefore: h.notBefore, notAfter: h.notAfter })),
+        ...(view.clock ? { clock: { status: view.clock.status, message: view.clock.message, ...(view.clock.fix ? { fix: view.clock.fix } : {}) } } : {}),
       };
       return detail;
     },
@@ -183,6 +196,11 @@ export function createHandlers(deps: HandlerDeps): HomeportApi {
       const [outcome] = await engine.renew({ id: name, force: force ?? false });
       if (outcome?.action === 'failed') throw outcome.error;
       return summary(outcome ? outcome.status : await engine.status(name));
+    },
+
+    async removeCertificate({ name }) {
+      await engine.removeCertificate(name);
+      return (await engine.list()).map(summary);
     },
 
     async exportCertificate(req: ExportInput): Promise<ExportFile> {

@@ -40,6 +40,7 @@ export const inputSchemas = {
     acceptTos: z.boolean().optional(),
   }),
   renew: z.strictObject({ name: dnsName, force: z.boolean().optional() }),
+  removeCertificate: certName,
   exportCertificate: z
     .strictObject({
       name: dnsName,
@@ -67,6 +68,14 @@ export const inputSchemas = {
       resolver: z
         .string()
         .regex(/^(\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/, 'Write the resolver as host:port, e.g. 192.168.1.1:53.')
+        .optional(),
+      publicIps: z.array(z.union([z.ipv4(), z.ipv6()], { error: 'Enter IP addresses like 203.0.113.7 or 2001:db8::7.' })).max(8).optional(),
+      ctMargins: z
+        .strictObject({
+          firstIssuanceSeconds: z.number().int().min(2, 'At least 2 seconds: browsers compare times to the second.').max(7 * 86_400),
+          renewalSeconds: z.number().int().min(2, 'At least 2 seconds: browsers compare times to the second.').max(7 * 86_400),
+        })
+        .partial()
         .optional(),
       theme: z.enum(['system', 'light', 'dark']).optional(),
       notify: z.strictObject({ ctReady: z.boolean(), failed: z.boolean(), drift: z.boolean() }).partial().optional(),

@@ -34,6 +34,9 @@ function render(ctx: Ctx, cert: CertificateDetail): HTMLElement[] {
         : shown?.readyAt === null
           ? h('div', { class: 'callout bad' }, h('strong', {}, 'Browsers will not accept this certificate.'), h('p', {}, shown.readyReason ?? ''))
           : null,
+    cert.clock && (cert.clock.status === 'behind' || cert.clock.status === 'ahead')
+      ? h('div', { class: 'callout bad', 'data-clock': cert.clock.status }, h('strong', {}, cert.clock.message), cert.clock.fix ? h('p', {}, cert.clock.fix) : null)
+      : null,
     cert.lastError
       ? h('div', { class: 'callout bad' }, h('strong', {}, cert.lastError.message), cert.lastError.fix ? h('p', {}, cert.lastError.fix) : null,
           cert.lastError.retryAt ? h('p', { class: 'muted small' }, `Homeport retries ${relative(cert.lastError.retryAt, now)}.`) : null)
@@ -55,7 +58,7 @@ function render(ctx: Ctx, cert: CertificateDetail): HTMLElement[] {
     h('section', { class: 'panel' },
       h('h2', {}, 'Renewal'),
       h('p', {}, cert.renewAt ? `Homeport renews it ${relative(cert.renewAt, now)} (${dateTime(cert.renewAt)}).` : 'No renewal planned yet.'),
-      renewButton(ctx, cert),
+      h('div', { class: 'actions start' }, renewButton(ctx, cert), removeButton(ctx, cert)),
     ),
     cert.history.length > 0
       ? h('section', { class: 'panel' }, h('h2', {}, 'Earlier certificates'),
@@ -150,4 +153,27 @@ function renewButton(ctx: Ctx, cert: CertificateDetail): HTMLElement {
     },
   }, 'Renew now');
   return h('div', {}, button, status);
+}
+
+function removeButton(ctx: Ctx, cert: CertificateDetail): HTMLElement {
+  const box = h('div', { class: 'remove' });
+  const ask = () =>
+    mount(box,
+      h('span', {}, `Stop managing ${cert.name}? Its files move to the "removed" folder of the data directory.`),
+      h('button', { class: 'danger', onclick: remove }, 'Remove'),
+      h('button', { onclick: reset }, 'Cancel'),
+    );
+  const reset = () => mount(box, h('button', { class: 'link danger-text', onclick: ask }, 'Remove certificate…'));
+  const remove = async () => {
+    try {
+      await ctx.client.removeCertificate({ name: cert.name });
+      await ctx.refresh();
+      ctx.toast(`${cert.name} removed.`, 'good');
+      ctx.go('#/');
+    } catch (err) {
+      mount(box, errorBox(err));
+    }
+  };
+  reset();
+  return box;
 }

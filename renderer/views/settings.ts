@@ -18,6 +18,9 @@ function form(ctx: Ctx, s: Settings): HTMLElement[] {
   const httpPort = h('input', { id: 'httpPort', type: 'number', min: 1, max: 65535, value: s.httpPort });
   const httpsPort = h('input', { id: 'httpsPort', type: 'number', min: 1, max: 65535, value: s.httpsPort });
   const resolver = h('input', { id: 'resolver', value: s.resolver ?? '', placeholder: 'system resolver' });
+  const publicIps = h('input', { id: 'publicIps', value: s.publicIps.join(', '), placeholder: 'found automatically', spellcheck: 'false' });
+  const firstMargin = h('input', { id: 'firstMargin', type: 'number', min: 2, value: s.ctMargins.firstIssuanceSeconds });
+  const renewalMargin = h('input', { id: 'renewalMargin', type: 'number', min: 2, value: s.ctMargins.renewalSeconds });
   const theme = h('select', { id: 'theme' }, (['system', 'light', 'dark'] as const).map((t) => h('option', { value: t, selected: s.theme === t }, t[0]!.toUpperCase() + t.slice(1))));
   const check = (id: string, label: string, on: boolean) => h('label', { class: 'toggle' }, h('input', { type: 'checkbox', id, checked: on }), label);
   const notify = h('fieldset', {}, h('legend', {}, 'Notify me when'),
@@ -40,6 +43,8 @@ function form(ctx: Ctx, s: Settings): HTMLElement[] {
       notify: { ctReady: val('n-ready'), failed: val('n-failed'), drift: val('n-drift') },
       ...(email.value ? { email: email.value } : {}),
       ...(resolver.value ? { resolver: resolver.value } : {}),
+      publicIps: publicIps.value.split(/[\s,]+/).filter(Boolean),
+      ctMargins: { firstIssuanceSeconds: Number(firstMargin.value), renewalSeconds: Number(renewalMargin.value) },
       ...(electron ? { launchAtLogin: val('launch') } : {}),
     };
     try {
@@ -61,6 +66,14 @@ function form(ctx: Ctx, s: Settings): HTMLElement[] {
       h('section', { class: 'panel' }, h('h2', {}, 'Network'),
         h('div', { class: 'row' }, field('httpPort', 'HTTP port', httpPort), field('httpsPort', 'HTTPS port', httpsPort)),
         field('resolver', 'DNS resolver', resolver, 'host:port of a DNS server to ask instead of the system resolver.'),
+        field('publicIps', "This host's public addresses", publicIps, 'Leave empty to have them found automatically; your router shows them too.'),
+      ),
+      h('section', { class: 'panel' }, h('h2', {}, 'Waiting for every browser'),
+        h('p', { class: 'muted small' }, 'After the moment every browser accepts a new certificate, Homeport waits this many seconds more before calling it ready.'),
+        h('div', { class: 'row' },
+          field('firstMargin', 'First certificate', firstMargin, 'Short: there is nothing else to serve.'),
+          field('renewalMargin', 'Renewal', renewalMargin, 'Long: the previous certificate keeps serving.'),
+        ),
       ),
       h('section', { class: 'panel' }, h('h2', {}, 'This app'),
         field('theme', 'Appearance', theme),

@@ -117,6 +117,7 @@ export function wizard(ctx: Ctx): HTMLElement {
       h('fieldset', {},
         h('legend', {}, 'Until every browser accepts the new certificate'),
         policy('serve-now', 'Serve it right away', 'Visitors with a slow clock may see a warning for a few seconds. Homeport tells you when it is safe for everyone.', true),
+        policy('hold-handshake', 'Hold new connections briefly', 'A visitor who arrives in the last seconds waits up to 10 seconds for the certificate every browser accepts.'),
         policy('hold', 'Wait, then serve', 'Nothing is served for these names until every browser accepts the certificate.'),
       ),
       h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Get certificate')),
@@ -128,7 +129,8 @@ export function wizard(ctx: Ctx): HTMLElement {
     });
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
-      const chosen = (form.querySelector('input[name=policy]:checked') as HTMLInputElement).value as ServingPolicy;
+      const value = (form.querySelector('input[name=policy]:checked') as HTMLInputElement).value;
+      const chosen: ServingPolicy = value === 'hold-handshake' ? { holdHandshakeSeconds: 10 } : (value as 'hold' | 'serve-now');
       form.querySelector('button')!.disabled = true;
       status.replaceChildren(h('p', { class: 'muted' }, 'Talking to the CA…'));
       try {

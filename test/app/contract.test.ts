@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Runtime } from '../../main/api/runtime';
@@ -63,6 +63,9 @@ test('bad input is refused with a plain message naming the field', async () => {
     ['updateSettings', { resolver: '192.168.1.1' }, /host:port/, 'resolver'],
     ['updateSettings', { theme: 'neon' }, /theme/, 'theme'],
     ['renew', { name: 'home.example.com', force: 'yes' }, /force/, 'force'],
+    ['removeCertificate', {}, /name is missing/, 'name'],
+    ['updateSettings', { publicIps: ['192.168.1.300'] }, /IP addresses like 203\.0\.113\.7/, 'publicIps.0'],
+    ['updateSettings', { ctMargins: { firstIssuanceSeconds: 1 } }, /At least 2 seconds/, 'ctMargins.firstIssuanceSeconds'],
   ];
   for (const [method, input, message, field] of cases) {
     const e = await refused(method, input);
@@ -79,7 +82,7 @@ test('bad input is refused with a plain message naming the field', async () => {
 
 test('the method list is exactly the contract', () => {
   assert.deepEqual([...API_METHODS].sort(), [
-    'addRoute', 'exportCertificate', 'getCertificate', 'getSettings', 'issue', 'overview', 'preflight', 'removeRoute', 'renew', 'updateSettings',
+    'addRoute', 'exportCertificate', 'getCertificate', 'getSettings', 'issue', 'overview', 'preflight', 'removeCertificate', 'removeRoute', 'renew', 'updateSettings',
   ]);
 });
 
@@ -113,7 +116,12 @@ test('settings: engine settings land in config.json, app preferences in app-sett
   assert.equal(statSync(prefsFile).mode & 0o777, 0o600);
   const login = await refused('updateSettings', { launchAtLogin: true });
   assert.equal(login.code, 'settings.not-here');
-  await ok('updateSettings', { theme: 'system', email: 'ops@example.com', notify: { drift: true } });
+  const ct = await ok<Settings>('updateSettings', { ctMargins: { renewalSeconds: 7200 }, publicIps: ['203.0.113.10', '2001:db8::10'] });
+  assert.deepEqual(ct.ctMargins, { firstIssuanceSeconds: 5, renewalSeconds: 7200 });
+  const saved = JSON.parse(readFileSync(path.join(dataDir, 'config.json'), 'utf8'));
+  assert.equal(saved.ct.renewalMarginSeconds, 7200);
+  assert.deepEqual(saved.publicIps, ['203.0.113.10', '2001:db8::10']);
+  await ok('updateSettings', { theme: 'system', email: 'ops@example.com', notify: { drift: true }, publicIps: ['203.0.113.10'] });
 });
 
 test('pre-flight: ready with http-01 for a name pointing here, blocked with the fix for a stray AAAA', async () => {
@@ -209,4 +217,13 @@ test('routes: add, list with their settings, remove', async () => {
   assert.deepEqual(removed, []);
   const e = await refused('removeRoute', { host: 'media.example.com' });
   assert.match(e.code, /route/);
+});
+
+test('remove: the certificate leaves the config, its files move aside', async () => {
+  const left = await ok<CertificateSummary[]>('removeCertificate', { name: 'home.example.com' });
+  assert.deepEqual(left, []);
+  assert.equal((await ok<Overview>('overview')).certificates.length, 0);
+  assert.ok(readdirSync(path.join(dataDir, 'removed')).some((d) => d.startsWith('home.example.com')), 'the files are kept in removed/');
+  const again = await refused('removeCertificate', { name: 'home.example.com' });
+  assert.equal(again.code, 'certs.unknown');
 });

@@ -23,7 +23,7 @@ test('the Electron app starts, shows the UI, and exposes only the contract to th
     assert.equal(new URL(page.url()).origin, 'app://homeport');
     // Page code is given as strings: this test is compiled without the DOM types.
     const surface = (await page.evaluate('({ keys: Object.keys(window.homeport).sort(), require: typeof window.require, process: typeof window.process })')) as { keys: string[]; require: string; process: string };
-    assert.deepEqual(surface.keys, ['addRoute', 'exportCertificate', 'getCertificate', 'getSettings', 'issue', 'onEvent', 'overview', 'preflight', 'removeRoute', 'renew', 'updateSettings']);
+    assert.deepEqual(surface.keys, ['addRoute', 'exportCertificate', 'getCertificate', 'getSettings', 'issue', 'onEvent', 'overview', 'preflight', 'removeCertificate', 'removeRoute', 'renew', 'updateSettings']);
     assert.equal(surface.require, 'undefined', 'no Node in the page');
     assert.equal(surface.process, 'undefined');
     const overview = (await page.evaluate('window.homeport.overview()')) as { ok: boolean; value: { host: string } };
