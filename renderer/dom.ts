@@ -46,6 +46,8 @@ const DAY = 24 * HOUR;
 export function span(ms: number): string {
   const a = Math.abs(ms);
   const unit = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
+  if (a >= 2 * 365 * DAY) return unit(Math.round(a / (365 * DAY)), 'year');
+  if (a >= 120 * DAY) return unit(Math.round(a / (30 * DAY)), 'month');
   if (a >= 2 * DAY) return unit(Math.round(a / DAY), 'day');
   if (a >= 2 * HOUR) return unit(Math.round(a / HOUR), 'hour');
   if (a >= 2 * MINUTE) return unit(Math.round(a / MINUTE), 'minute');

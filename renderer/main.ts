@@ -76,12 +76,21 @@ function updatePill(): void {
   pill.textContent = text;
 }
 
-const EVENT_TOASTS: Partial<Record<ApiEvent['type'], (p: never) => [string, 'info' | 'good' | 'bad']>> = {
-  'cert:ct-ready': (p: { name: string }) => [`${p.name} is now accepted by every browser.`, 'good'],
-  'cert:failed': (p: { name: string; message: string }) => [`${p.name}: ${p.message}`, 'bad'],
-  'dns:drift': (p: { summary: string }) => [p.summary, 'bad'],
-  'clock:skew': (p: { status: string; message: string }) => [p.message, p.status === 'ok' ? 'info' : 'bad'],
-};
+/** Events worth a toast, and their words; everything else only refreshes the page. */
+function toastFor(e: ApiEvent): [string, 'info' | 'good' | 'bad'] | null {
+  switch (e.type) {
+    case 'cert:ct-ready':
+      return [`${e.payload.name} is now accepted by every browser.`, 'good'];
+    case 'cert:failed':
+      return [`${e.payload.name}: ${e.payload.message}`, 'bad'];
+    case 'dns:drift':
+      return [e.payload.summary, 'bad'];
+    case 'clock:skew':
+      return e.payload.status === 'behind' || e.payload.status === 'ahead' ? [e.payload.message, 'bad'] : null;
+    default:
+      return null;
+  }
+}
 
 async function start(): Promise<void> {
   try {
@@ -96,8 +105,8 @@ async function start(): Promise<void> {
   updatePill();
   client.onEvent((e) => {
     for (const l of viewListeners) l(e);
-    const toast = EVENT_TOASTS[e.type];
-    if (toast) ctx.toast(...toast(e.payload as never));
+    const toast = toastFor(e);
+    if (toast) ctx.toast(...toast);
     if (e.type !== 'progress') void ctx.refresh();
   });
   window.addEventListener('hashchange', render);
