@@ -155,7 +155,7 @@ export class Engine {
       issuer: (cert) => this.issuerFor(cert),
       retryAt: (error, failures) => this.retryAt(error, failures),
       check,
-      onIssued: (id, next, firstIssuance) => this.afterIssuance(id, next, firstIssuance),
+      onIssued: (id, next) => this.afterIssuance(id, next),
       onActivated: (id, current, readiness) => {
         const active = { id, certPem: current.certPem, chainPem: current.chainPem, keyPem: current.keyPem, meta: current.meta };
         this.holdHandshakes(id, current.meta.serial, readiness);
@@ -508,18 +508,11 @@ export class Engine {
 
   /**
    * After each issuance, beside serving: compare this clock with the CA's Date header and the
-   * SCT timestamps, record the certificate in the rate-limit ledger, and follow the SCTs into
-   * their logs (results as cert:ct-logged, and in status).
+   * SCT timestamps, and follow the SCTs into their logs (results as cert:ct-logged, and in
+   * status). The ACME issuer keeps the rate-limit ledger itself.
    */
-  private async afterIssuance(id: string, next: StoredCert, firstIssuance: boolean): Promise<void> {
+  private async afterIssuance(id: string, next: StoredCert): Promise<void> {
     const receivedAt = this.clock.now();
-    const cert = this.config.certificates.find((c) => c.name === id);
-    if (cert && this.defaultPreflight) {
-      // Before anything else can be asked of the CA: the ledger is what the next pre-flight reads.
-      const { RateLimitLedger } = require('./preflight/rate-limits') as typeof import('./preflight/rate-limits');
-      const ledger = await RateLimitLedger.open(path.join(this.dataDir, 'rate-limits.json'), this.clock);
-      await ledger.recordCertificate({ ca: next.meta.ca, names: cert.names, renewal: !firstIssuance });
-    }
     const { extractEmbeddedScts } = require('./ct/sct') as typeof import('./ct/sct');
     const { certificatesFromFile, parseCertificate } = require('./ct/x509') as typeof import('./ct/x509');
     const { sampleFromScts, sampleFromDateHeader } = require('./ct/clock-skew') as typeof import('./ct/clock-skew');
@@ -712,8 +705,11 @@ export class Engine {
           // Without a resolver of the user's, dns-01 waits until the zone's own primary serves the record.
           resolver ??= await rfc2136Server(settings);
         }
+        const { RateLimitLedger } = require('./preflight/rate-limits') as typeof import('./preflight/rate-limits');
         const acme = new AcmeIssuer({
           dataDir: this.dataDir,
+          // The same ledger file pre-flight reads: orders, certificates, failed validations, rate limits.
+          ledger: await RateLimitLedger.open(path.join(this.dataDir, 'rate-limits.json'), this.clock),
           cas: config.cas,
           email: config.email,
           acceptTos: config.acceptTos,

@@ -16,7 +16,7 @@ export class LocalCa implements Issuer {
   failWith: Error | undefined;
 
   constructor(
-    private readonly opts: { notBefore: () => number; lifetimeMs: number; /** The CA id it reports (default local-test-ca). */ ca?: string },
+    private readonly opts: { notBefore: () => number; lifetimeMs: number },
   ) {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     this.rootKey = forge.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }) as string) as forge.pki.rsa.PrivateKey;
@@ -57,7 +57,7 @@ export class LocalCa implements Issuer {
       certPem: forge.pki.certificateToPem(cert),
       chainPem: this.rootPem,
       keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
-      ca: this.opts.ca ?? 'local-test-ca',
+      ca: 'local-test-ca',
     };
   }
 }

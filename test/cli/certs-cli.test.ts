@@ -237,3 +237,15 @@ test('an unwritable data directory: a plain one-line error', async () => {
   assert.match(reason(r), /Homeport cannot write to .* Fix: Make the data directory writable for this user, or choose another one with --data-dir/);
   assert.deepEqual(await fs.readdir(dir), []);
 });
+
+test('issue with a public CA blocks a name it would never issue for, before asking it: one line with the fix', async () => {
+  const dataDir = tmpDir();
+  // --public-ip: no probe service is asked; nothing here leaves this machine.
+  const r = await homeport(['issue', 'nas.lan', '--ca', 'letsencrypt', '--email', 'admin@example.test', '--accept-tos', '--public-ip', '203.0.113.7', '--data-dir', dataDir]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(reason(r), /^homeport: nas\.lan: nas\.lan ends in \.lan, a name that exists only inside private networks.* Fix: Public CAs only issue for names under a domain you own/);
+  const status = JSON.parse((await homeport(['status', 'nas.lan', '--json', '--data-dir', dataDir])).stdout);
+  assert.equal(status.state, 'blocked');
+  assert.equal(status.failure.code, 'preflight.blocked');
+  assert.equal(existsSync(path.join(dataDir, 'accounts')), false, 'no account was created at the CA');
+});
