@@ -68,9 +68,10 @@ export function timeline(input: TimelineInput): SVGElement {
   // "now" sits above the line unless the ready label is there, else below (under "Issued" if needed).
   const nowCx = broken ? X1 : x(input.now);
   const near = (t: number | undefined) => t !== undefined && Math.abs(nowCx - x(t)) < 90;
-  const nowY = !near(ready) && !(input.scts.length > 0 && near(Math.max(...sctTimes))) ? Y - 40 : near(issued) ? Y + 64 : Y + 34;
+  const nowY = !near(ready) && !(input.scts.length > 0 && near(Math.max(...sctTimes))) ? Y - 40 : near(issued) ? Y + 70 : Y + 34;
   svg.append(
-    s('line', { x1: nowCx, y1: Math.min(Y - 12, nowY + 4), x2: nowCx, y2: Math.max(Y + 12, nowY - 12), class: 'now-line' }),
+    // The line reaches its label only when nothing else sits between them.
+    s('line', { x1: nowCx, y1: nowY < Y ? nowY + 4 : Y - 14, x2: nowCx, y2: nowY > Y && !near(issued) ? nowY - 12 : Y + 14, class: 'now-line' }),
     s('text', { x: nowCx, y: nowY, 'text-anchor': broken ? 'end' : 'middle', class: 'label now' }, 'now'),
   );
   return svg;

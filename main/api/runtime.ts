@@ -1,6 +1,5 @@
-import type { Clock } from '../engine/clock';
 import type { EngineEventName, EngineEvents } from '../engine/events';
-import type { Engine } from '../engine/engine';
+import type { Engine, EngineOptions } from '../engine/engine';
 import type { Serving } from '../engine/proxy/serve';
 import type { ApiEvent, ProxyStatus } from './contract';
 import { createApiHost, toApiError, type ApiHost } from './dispatch';
@@ -17,7 +16,8 @@ export interface RuntimeOptions {
   host: HandlerDeps['host'];
   prefs: PrefsStore;
   setLaunchAtLogin?: HandlerDeps['setLaunchAtLogin'];
-  clock?: Clock;
+  /** Tests: a clock to drive, or another issuer than ACME (a CT-logging test CA). */
+  engine?: Pick<EngineOptions, 'clock' | 'issuer'>;
   /**
    * Run the reverse proxy too (as `homeport serve` does), on the config's ports. When it
    * cannot start (a port in use or privileged) the engine still runs and the overview says
@@ -37,7 +37,7 @@ export const UI_EVENTS = [
 ] as const satisfies readonly EngineEventName[];
 
 export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
-  const engineOptions = opts.clock ? { clock: opts.clock } : {};
+  const engineOptions = opts.engine ?? {};
   let serving: Serving | undefined;
   let proxy: ProxyStatus = { running: false };
   let engine: Engine | undefined;

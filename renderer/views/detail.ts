@@ -101,7 +101,7 @@ function ctSection(cert: CertificateDetail): HTMLElement {
             h('td', {}, x.log?.name ?? h('span', { class: 'mono small' }, x.logId)),
             h('td', {}, x.log?.operator ?? 'unknown'),
             h('td', {}, dateTime(x.timestamp)),
-            h('td', {}, x.signatureValid ? 'valid' : h('span', { class: 'bad-text' }, 'invalid')),
+            h('td', {}, x.signatureValid ? 'valid' : x.log ? h('span', { class: 'bad-text' }, 'invalid') : h('span', { class: 'muted' }, 'not checked: unknown log')),
           ))))
       : ct.applicable ? h('p', { class: 'muted' }, 'No SCTs embedded.') : null,
   );
