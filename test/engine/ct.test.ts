@@ -205,3 +205,22 @@ test('the log list source: the engine refreshes from config ct.logListUrl (loopb
     server.close();
   }
 });
+
+test('ct.strictInclusion wraps the gate: without an SCT from a log trusted today, inclusion cannot be proven and it is never ready', async () => {
+  const testCa = createCa('Homeport strict test CA');
+  const unlisted = createLog('unlisted-log', 'Nobody');
+  const issuer = (clock: ManualClock): Issuer => ({
+    async issue(req): Promise<IssuedCertificate> {
+      const leaf = issueLeaf({ ca: testCa, dnsName: req.names[0], notBefore: clock.now() - 3_600_000, notAfter: clock.now() + 80 * 86_400_000, scts: [{ log: unlisted, timestamp: clock.now() - 1_000 }] });
+      return { certPem: leaf.pem, chainPem: testCa.pem, keyPem: leaf.keyPem, ca: 'strict-test-ca' };
+    },
+  });
+  const { engine } = await setup({}, issuer);
+  await engine.updateConfig((c) => ({ ...c, ct: { ...c.ct, strictInclusion: true } }));
+  const cert = await engine.addCertificate({ names: ['strict.example'], serving: 'hold' });
+  const view = await engine.issue(cert.name);
+  assert.equal(view.state, 'resting');
+  assert.equal(view.readiness?.readyAt, null);
+  assert.match(view.readiness!.reason, /^Strict mode: no SCT comes from a log trusted today/);
+  await engine.close();
+});
