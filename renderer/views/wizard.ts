@@ -79,7 +79,7 @@ export function wizard(ctx: Ctx): HTMLElement {
             h('h3', {}, n.name),
             problems.length > 0 ? h('ul', { class: 'checks' }, problems.map(checkItem)) : null,
             rest.length > 0
-              ? h('details', { class: 'passed', open: problems.length === 0 },
+              ? h('details', { class: 'passed', open: problems.length === 0 && report.names.length === 1 },
                   h('summary', {}, `${rest.filter((c) => c.status === 'pass').length} checks passed` + (rest.some((c) => c.status === 'skip') ? `, ${rest.filter((c) => c.status === 'skip').length} not run` : '')),
                   h('ul', { class: 'checks' }, rest.map(checkItem)))
               : null,
