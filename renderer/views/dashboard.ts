@@ -44,6 +44,7 @@ function certCard(cert: CertificateSummary, now: number): HTMLElement {
         : cur?.readyAt === null
           ? h('p', { class: 'warn-text small' }, cur.readyReason ?? 'Not accepted by every browser.')
           : null,
+      cur ? lifetimeBar(cur.notBefore, cur.notAfter, cert.renewAt, now) : null,
       h('dl', { class: 'facts' },
         cur ? [h('dt', {}, 'Expires'), h('dd', {}, relative(cur.notAfter, now))] : null,
         cert.renewAt ? [h('dt', {}, 'Renews'), h('dd', {}, relative(cert.renewAt, now))] : null,
@@ -93,4 +94,22 @@ function routesTable(ctx: Ctx, routes: RouteView[]): HTMLElement {
     h('form', { class: 'inline-form', onsubmit: add }, host, upstream, h('button', { type: 'submit' }, 'Add route')),
     status,
   );
+}
+
+/** The certificate's life at a glance: how much has passed, and where the renewal falls. */
+function lifetimeBar(notBefore: string, notAfter: string, renewAt: string | undefined, now: number): HTMLElement {
+  const start = Date.parse(notBefore);
+  const span = Math.max(1, Date.parse(notAfter) - start);
+  const pct = (t: number) => `${Math.min(100, Math.max(0, ((t - start) / span) * 100)).toFixed(1)}%`;
+  // Positions go through the CSSOM: the CSP forbids style attributes.
+  const used = h('div', { class: 'life-used' });
+  used.style.width = pct(now);
+  const bar = h('div', { class: 'life', role: 'img', 'aria-label': `${pct(now)} of its lifetime has passed` }, used);
+  if (renewAt) {
+    const mark = h('div', { class: 'life-renew', title: 'renewal' });
+    mark.style.left = pct(Date.parse(renewAt));
+    bar.append(mark);
+  }
+  return bar;
+
 }

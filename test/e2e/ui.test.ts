@@ -26,6 +26,7 @@ let host: HeadlessHost;
 let context: BrowserContext;
 let page: Page;
 let profile: string;
+const consoleErrors: string[] = [];
 
 before(async () => {
   const executablePath = requireTool('chromium', 'apt-get install -y chromium');
@@ -45,6 +46,10 @@ before(async () => {
   });
   page = context.pages()[0] ?? (await context.newPage());
   page.on('pageerror', (e) => assert.fail(`the page threw: ${e.message}`));
+  // A CSP violation (an inline style or script slipping in) shows up as a console error.
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
 });
 
 after(async () => {
@@ -148,4 +153,8 @@ test('settings: switching to dark is saved and applied', async () => {
   await page.reload();
   await page.waitForSelector('[data-view]');
   assert.equal(await page.getAttribute('html', 'data-theme'), 'dark', 'the choice survives a reload');
+});
+
+test('no console errors along the way (CSP violations would show here)', () => {
+  assert.deepEqual(consoleErrors, []);
 });
