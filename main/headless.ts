@@ -219,6 +219,12 @@ export async function runHeadless(): Promise<void> {
   ]);
   const dataDir = process.env.HOMEPORT_DATA_DIR ?? defaultDataDir();
   const port = process.env.HOMEPORT_UI_PORT ? Number(process.env.HOMEPORT_UI_PORT) : 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    const { HomeportError } = await import('./engine/errors.js');
+    throw new HomeportError('ui.bad-port', `HOMEPORT_UI_PORT="${process.env.HOMEPORT_UI_PORT}" is not a port number.`, {
+      fix: 'Set it to a whole number from 1 to 65535, or unset it to let Homeport pick a free port.',
+    });
+  }
   const runtime = await openRuntime({ dataDir, host: 'headless', prefs: filePrefsStore(dataDir), serve: true });
   const host = await startHeadlessHost({ api: runtime.api, port });
   process.stdout.write(

@@ -27,6 +27,10 @@ if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
   app.on('second-instance', () => showMainWindow());
+  // macOS: a click on the dock icon brings the window back.
+  app.on('activate', () => showMainWindow());
+  // Windows shows notifications only for an app with an identity (the installer's appId).
+  if (process.platform === 'win32') app.setAppUserModelId('org.homeport.app');
   app.on('web-contents-created', (_event, contents) => hardenContents(contents, (url) => void shell.openExternal(url)));
   app.on('window-all-closed', () => {
     // Stay in the tray: certificates renew and the proxy serves without a window.
