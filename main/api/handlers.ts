@@ -5,13 +5,12 @@ import type { Engine, CertificateView } from '../engine/engine';
 import { HomeportError } from '../engine/errors';
 import type { StoredMeta } from '../engine/certs/store';
 import type { CaEntry } from '../engine/config/schema';
-import { LATENCY_BUCKETS_MS } from '../engine/proxy/stats';
+import { LATENCY_BUCKETS_MS, type RouteStats } from '../engine/proxy/stats';
 import { version } from '../version';
 import type {
   CertificateDetail, CertificateSummary, CertVersion, ExportFile, ExportInput, HomeportApi, IssueInput,
   Overview, PreflightReport, ProxyStatus, RouteInput, RouteView, Settings,
 } from './contract';
-import type { RouteStats } from '../engine/proxy/stats';
 import type { PrefsStore } from './prefs';
 
 /**
@@ -50,8 +49,8 @@ export function createHandlers(deps: HandlerDeps): HomeportApi {
     name: v.id,
     names: v.names,
     state: v.state,
-    ...(v.active ? { current: version_(v.active, v) } : {}),
-    ...(v.resting ? { next: version_(v.resting, v) } : {}),
+    ...(v.active ? { current: certVersion(v.active, v) } : {}),
+    ...(v.resting ? { next: certVersion(v.resting, v) } : {}),
     ...(v.renewal ? { renewAt: v.renewal.at } : {}),
     ...(v.failure && (v.state === 'failed' || v.state === 'blocked')
       ? { lastError: { code: v.failure.code, message: v.failure.message, at: v.failure.at, ...(v.failure.fix ? { fix: v.failure.fix } : {}), ...(v.failure.retryAt ? { retryAt: v.failure.retryAt } : {}) } }
@@ -244,7 +243,7 @@ export function createHandlers(deps: HandlerDeps): HomeportApi {
   };
 }
 
-function version_(meta: StoredMeta, view: CertificateView): CertVersion {
+function certVersion(meta: StoredMeta, view: CertificateView): CertVersion {
   const r = view.readiness?.serial === meta.serial ? view.readiness : undefined;
   return {
     serial: meta.serial,

@@ -65,6 +65,7 @@ function form(ctx: Ctx, s: Settings): HTMLElement[] {
       ),
       h('section', { class: 'panel' }, h('h2', {}, 'Network'),
         h('div', { class: 'row' }, field('httpPort', 'HTTP port', httpPort), field('httpsPort', 'HTTPS port', httpsPort)),
+        h('p', { class: 'muted small' }, 'New ports take effect when Homeport restarts.'),
         field('resolver', 'DNS resolver', resolver, 'host:port of a DNS server to ask instead of the system resolver.'),
         field('publicIps', "This host's public addresses", publicIps, 'Leave empty to have them found automatically; your router shows them too.'),
       ),
