@@ -553,7 +553,13 @@ export class Engine {
   private preflight(): IssuancePreflight {
     if (!this.issuancePreflight) {
       const { IssuancePreflight } = require('./preflight/issuance') as typeof import('./preflight/issuance');
-      this.issuancePreflight = new IssuancePreflight({ dataDir: this.dataDir, config: () => this.config, clock: this.clock, events: this.events });
+      this.issuancePreflight = new IssuancePreflight({
+        dataDir: this.dataDir,
+        config: () => this.config,
+        clock: this.clock,
+        events: this.events,
+        proxyListening: Boolean(this.opts.challenges),
+      });
     }
     return this.issuancePreflight;
   }

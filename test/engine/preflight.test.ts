@@ -3,7 +3,9 @@ import * as assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import * as net from 'node:net';
+import { ChallengeStore } from '../../main/engine/acme/challenges';
 import { ManualClock } from '../../main/engine/clock';
 import { Engine } from '../../main/engine/engine';
 import { updateConfig, loadConfig } from '../../main/engine/config/file';
@@ -141,6 +143,27 @@ test('drift watch: the first issuance records the baseline; a changed public add
   assert.equal((await drift).checkId, 'public-address');
   assert.equal((await loadConfig(dataDir)).publicIps?.[0], '203.0.113.98');
   await engine.close();
+});
+
+test('with the proxy answering challenges on its ports, those ports are not a finding (no false drift while it serves)', async () => {
+  const { dataDir, clock } = await setup();
+  const config = await loadConfig(dataDir);
+  // The proxy's listener on the HTTP port.
+  const proxy = net.createServer();
+  await new Promise<void>((r) => proxy.listen(config.listeners.httpPort, r));
+  const engine = await Engine.open({ dataDir, clock, issuer: new LocalCa({ notBefore: () => clock.now(), lifetimeMs: 86_400_000 }), preflight: true, challenges: new ChallengeStore() });
+  try {
+    const cert = await engine.addCertificate({ names: ['www.example.com'], keyType: 'rsa2048' });
+    assert.equal((await engine.issue(cert.name)).state, 'active');
+    const baseline = JSON.parse(readFileSync(path.join(dataDir, 'preflight-baseline.json'), 'utf8'))['www.example.com'];
+    assert.equal(baseline.ports.status, 'pass', baseline.ports.summary);
+    assert.match(baseline.ports.summary, /Homeport's proxy listens on ports/);
+    assert.equal(baseline.hairpin.status, 'skip');
+    assert.equal(baseline.challenge.status, 'pass', baseline.challenge.summary);
+  } finally {
+    proxy.close();
+    await engine.close();
+  }
 });
 
 test('checks that cannot finish (a DNS server that never answers) give up after the timeout and let the CA decide', async () => {

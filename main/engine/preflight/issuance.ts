@@ -31,6 +31,8 @@ export interface IssuancePreflightOptions {
   timeoutMs?: number;
   /** Per probe service (default 2 s): an offline host must not wait long for the public address. */
   probeTimeoutMs?: number;
+  /** Homeport's proxy holds the challenge ports (the engine was given its ChallengeStore). */
+  proxyListening?: boolean;
   /** How often the drift watch looks again (default 6 h). */
   driftIntervalMs?: number;
 }
@@ -108,6 +110,7 @@ export class IssuancePreflight {
       httpsPort: config.listeners.httpsPort,
       ledger: await RateLimitLedger.open(path.join(this.opts.dataDir, 'rate-limits.json'), this.opts.clock),
       dnsProvider: Boolean(chooseDnsProvider(config, names)),
+      proxyListening: this.opts.proxyListening,
     });
   }
 

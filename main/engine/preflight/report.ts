@@ -7,7 +7,7 @@ import { checkCdn } from './cdn-check';
 import { checkDns, DnsFacts } from './dns-check';
 import { DnsContext, DnsLookup } from './lookup';
 import { checkName } from './name-check';
-import { checkHairpin, checkPorts, HairpinOptions } from './ports';
+import { checkHairpin, checkPorts, HairpinOptions, PortFacts } from './ports';
 import { CHALLENGE_PREFERENCE, recommend } from './recommend';
 import { checkRateLimits } from './rate-limit-check';
 import type { RateLimitLedger } from './rate-limits';
@@ -40,6 +40,11 @@ export interface PreflightOptions {
   ledger?: RateLimitLedger;
   /** A DNS provider is configured for dns-01. */
   dnsProvider?: boolean;
+  /**
+   * Homeport's own proxy holds the ports and answers the challenges there (`homeport serve`,
+   * the app): they are not tried, and the hairpin test (which needs them) is skipped.
+   */
+  proxyListening?: boolean;
   /** The staging dry run; nothing is sent to a CA when absent. */
   dryRun?: (names: string[], challenge: ChallengeType) => Promise<Map<string, CheckResult>>;
 }
@@ -51,14 +56,16 @@ export async function runPreflight(opts: PreflightOptions): Promise<PreflightRep
   const lookup = new DnsLookup(opts.dns);
   const names = opts.names.map((n) => ({ input: n, ...checkName(n, opts.ca) }));
 
-  const [found, ports] = await Promise.all([opts.addresses.discover(), checkPorts(opts)]);
+  const [found, ports] = await Promise.all([opts.addresses.discover(), opts.proxyListening ? proxyPorts(opts) : checkPorts(opts)]);
   const address = checkPublicAddress(found);
-  const hairpin = await checkHairpin({
-    ...opts,
-    addresses: [...found.ipv4, ...found.ipv6],
-    ports: ports.facts,
-    target: opts.hairpinTarget,
-  });
+  const hairpin = opts.proxyListening
+    ? { result: check('hairpin', 'skip', "Not tested: Homeport's proxy holds the ports, so no test listener can open there.") }
+    : await checkHairpin({
+        ...opts,
+        addresses: [...found.ipv4, ...found.ipv6],
+        ports: ports.facts,
+        target: opts.hairpinTarget,
+      });
   const usable = names.filter((n) => n.facts.usable).map((n) => n.facts.ascii);
   const limits = checkRateLimits(opts.ledger, { ca: opts.ca.id, caName: opts.ca.displayName, account: opts.ca.accountUrl, names: usable });
 
@@ -119,6 +126,13 @@ export async function runPreflight(opts: PreflightOptions): Promise<PreflightRep
   const reports: NameReport[] = perName.map((p) => ({ name: p.n.facts.ascii, checks: p.checks }));
   const blocked = reports.length === 0 || reports.some((r) => r.checks.some((c) => c.status === 'fail'));
   return { verdict: blocked ? 'blocked' : 'ready', recommendedChallenge, names: reports };
+}
+
+function proxyPorts(opts: PreflightOptions): { result: CheckResult; facts: PortFacts } {
+  return {
+    result: check('ports', 'pass', `Homeport's proxy listens on ports ${opts.httpPort} and ${opts.httpsPort} and answers the challenges there.`),
+    facts: { http: 'free', https: 'free' },
+  };
 }
 
 function ipDns(ip: string, host: AddressFacts): { result: CheckResult; facts: DnsFacts } {
