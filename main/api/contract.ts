@@ -194,12 +194,10 @@ export interface HomeportApi {
 }
 
 export type ApiMethod = keyof HomeportApi;
-export type ApiRequest<M extends ApiMethod> = Parameters<HomeportApi[M]> extends [infer R] ? R : undefined;
 export type ApiResponse<M extends ApiMethod> = Awaited<ReturnType<HomeportApi[M]>>;
 
 /** An engine event as the UI receives it. */
 export type ApiEvent = { [K in EngineEventName]: { type: K; payload: EngineEvents[K] } }[EngineEventName];
-export type { EngineEventName };
 
 /**
  * What a transport gives the renderer: each contract method answering with a Result, plus

@@ -32,13 +32,12 @@ export function pendingReadiness(cert: CertificateSummary, now: number): string 
   return at && Date.parse(at) > now ? at : undefined;
 }
 
-export function icon(name: 'check' | 'warn' | 'cross' | 'dash' | 'clock'): SVGElement {
+export function icon(name: 'check' | 'warn' | 'cross' | 'dash'): SVGElement {
   const paths: Record<string, string> = {
     check: 'M4 8.5l2.5 2.5L12 5.5',
     warn: 'M8 4.5v4.5M8 11.5v.01',
     cross: 'M5 5l6 6M11 5l-6 6',
     dash: 'M5 8h6',
-    clock: 'M8 4.5V8l2.5 1.5',
   };
   const NS = 'http://www.w3.org/2000/svg';
   const svg = document.createElementNS(NS, 'svg');
