@@ -73,14 +73,14 @@ function routesTable(ctx: Ctx, routes: RouteView[]): HTMLElement {
     routes.length === 0
       ? h('p', { class: 'muted' }, 'No routes yet. Add one to serve a home service under its own name.')
       : h('table', { class: 'table' },
-          h('thead', {}, h('tr', {}, h('th', {}, 'Host'), h('th', {}, 'Upstream'), h('th', { class: 'num' }, 'Requests'), h('th', { class: 'num' }, 'Errors'), h('th', { class: 'num' }, 'p99'), h('th', {}))),
+          h('thead', {}, h('tr', {}, h('th', {}, 'Host'), h('th', { class: 'opt' }, 'Upstream'), h('th', { class: 'num' }, 'Requests'), h('th', { class: 'num' }, 'Errors'), h('th', { class: 'num opt' }, 'p99'), h('th', {}))),
           h('tbody', {}, routes.map((r) =>
             h('tr', { 'data-route': r.host },
               h('td', {}, r.host + (r.pathPrefix ?? '')),
-              h('td', { class: 'mono small' }, r.upstreams.join(', ')),
+              h('td', { class: 'mono small opt' }, r.upstreams.join(', ')),
               h('td', { class: 'num' }, r.counters ? r.counters.requests.toLocaleString() : '–'),
               h('td', { class: 'num' }, r.counters ? r.counters.errors.toLocaleString() : '–'),
-              h('td', { class: 'num' }, r.counters?.p99Ms !== undefined ? `${r.counters.p99Ms} ms` : '–'),
+              h('td', { class: 'num opt' }, r.counters?.p99Ms !== undefined ? `${r.counters.p99Ms} ms` : '–'),
               h('td', { class: 'num' }, h('button', { class: 'link', onclick: async () => {
                 try {
                   await ctx.client.removeRoute({ host: r.host });
