@@ -80,6 +80,28 @@ test('an order the ledger blocks is not sent; the next CA issues', async () => {
   }
 });
 
+test('what another process recorded meanwhile counts: the issuer reads the ledger again before ordering', async () => {
+  const file = path.join(tmpDir(), 'rate-limits.json');
+  const limits = (ca: string) => (ca === limitedUrl() ? LIMITS : []);
+  const l = await RateLimitLedger.open(file, systemClock, limits);
+  const issuer = new AcmeIssuer({ dataDir: tmpDir(), cas: [{ ca: limitedUrl(), caRoot: pebble.caRootFile }], acceptTos: true, challenges: store, ledger: l });
+  try {
+    // Opened after the issuer's copy was read: `homeport issue` beside the running app.
+    const cli = await RateLimitLedger.open(file, systemClock, limits);
+    await cli.recordCertificate({ ca: limitedUrl(), names: ['shared.example.test'] });
+    await assert.rejects(issuer.issue({ names: ['shared.example.test'], keyType: 'ec256' }), (e: unknown) => e instanceof RateLimitReachedError);
+    // And the issuer's own records land beside the other process's, counted once each.
+    await issuer.issue({ names: ['own.example.test'], keyType: 'ec256' });
+    const account = (await issuer.acmeClient()).accountUrl;
+    const fresh = await RateLimitLedger.open(file, systemClock, limits);
+    assert.equal(fresh.assess({ ca: limitedUrl(), account, names: ['shared.example.test'] }).status, 'blocked');
+    assert.equal(fresh.assess({ ca: limitedUrl(), account, names: ['own.example.test'] }).findings.find((f) => f.limit === 'duplicate-certs')?.remaining, 0);
+    assert.equal(fresh.assess({ ca: limitedUrl(), account, names: ['x.example.test'] }).findings.find((f) => f.limit === 'new-orders')?.remaining, 99, 'one order');
+  } finally {
+    issuer.close();
+  }
+});
+
 test('alone, the blocked CA fails at once with when to try again', async () => {
   const l = await ledger();
   const issuer = new AcmeIssuer({ dataDir: tmpDir(), cas: [{ ca: limitedUrl(), caRoot: pebble.caRootFile }], acceptTos: true, challenges: store, ledger: l });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { ManualClock } from '../../main/engine/clock';
+import { ManualClock, systemClock } from '../../main/engine/clock';
 import { RateLimitLedger, registeredDomain } from '../../main/engine/preflight/rate-limits';
 import { checkRateLimits } from '../../main/engine/preflight/rate-limit-check';
 import { tmpDir } from '../helpers/tmp';
@@ -98,4 +98,49 @@ test('a rateLimited answer is obeyed until its Retry-After, and the ledger survi
   // A damaged ledger is rebuilt empty rather than blocking issuance forever.
   await fs.writeFile(file, '{not json');
   assert.equal((await RateLimitLedger.open(file, clock)).assess({ ca: 'letsencrypt', names: ['www.example.com'] }).status, 'ok');
+});
+
+test('two processes share the ledger: neither overwrites what the other recorded, and refresh() sees it', async () => {
+  const file = path.join(tmpDir(), 'rate-limits.json');
+  const module = path.join(__dirname, '..', '..', 'main', 'engine', 'preflight', 'rate-limits.js');
+  // Each child records 30 orders for the same account as fast as it can, at the same time as the others.
+  const child = (n: number) => `
+    const { RateLimitLedger } = require(${JSON.stringify(module)});
+    const { systemClock } = require(${JSON.stringify(path.join(path.dirname(module), '..', 'clock.js'))});
+    (async () => {
+      const l = await RateLimitLedger.open(${JSON.stringify(file)}, systemClock);
+      await Promise.all(Array.from({ length: 30 }, (_, i) => l.recordOrder({ ca: 'letsencrypt', account: ${JSON.stringify(ACCOUNT)}, names: ['p${n}-' + i + '.example.com'] })));
+      for (let i = 0; i < 5; i++) await l.recordOrder({ ca: 'letsencrypt', account: ${JSON.stringify(ACCOUNT)}, names: ['q${n}.example.com'] });
+    })().catch((e) => { console.error(e); process.exit(1); });`;
+  const { spawn } = await import('node:child_process');
+  // This process holds an instance opened before the children wrote anything, as a long-running app does.
+  const app = await RateLimitLedger.open(file, systemClock);
+  const runs = [1, 2, 3].map(
+    (n) =>
+      new Promise<void>((resolve, reject) => {
+        const p = spawn(process.execPath, ['-e', child(n)], { stdio: ['ignore', 'ignore', 'inherit'] });
+        p.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`child ${n} exited ${code}`))));
+      }),
+  );
+  await Promise.all([...runs, app.recordOrder({ ca: 'letsencrypt', account: ACCOUNT, names: ['app.example.com'] })]);
+  await app.recordOrder({ ca: 'letsencrypt', account: ACCOUNT, names: ['app2.example.com'] });
+  const orders = (l: RateLimitLedger) => l.assess({ ca: 'letsencrypt', account: ACCOUNT, names: ['x.example.com'] }).findings.find((f) => f.limit === 'new-orders')!;
+  // 3 × 35 by the children and 2 by the app: every one of them is in the file.
+  const spent = 3 * 35 + 2;
+  assert.equal(orders(await RateLimitLedger.open(file, systemClock)).remaining, 300 - spent);
+  // The app's own copy is the file as of its last write; refresh() reads the others' later records too.
+  await app.refresh();
+  assert.equal(orders(app).remaining, 300 - spent);
+});
+
+test('a certificate is counted once per issuance, and records made while a write is under way are all kept', async () => {
+  const clock = new ManualClock(start);
+  const { l, file } = await ledger(clock);
+  const other = await RateLimitLedger.open(file, clock);
+  await Promise.all(Array.from({ length: 4 }, () => l.recordCertificate({ ca: 'letsencrypt', names: ['www.example.com'] })));
+  // Opened before those writes: its own record lands beside them instead of replacing them.
+  await other.recordCertificate({ ca: 'letsencrypt', names: ['www.example.com'] });
+  const fresh = await RateLimitLedger.open(file, clock);
+  assert.equal(fresh.assess({ ca: 'letsencrypt', names: ['www.example.com'] }).status, 'blocked', 'five of five duplicate certificates');
+  assert.equal(fresh.assess({ ca: 'letsencrypt', names: ['other.example.com'] }).findings.find((f) => f.limit === 'certs-per-domain')!.remaining, 45);
 });

@@ -269,7 +269,7 @@ export class AcmeIssuer implements Issuer {
     }
     const ledgerCa = issuedBy(ca);
     const renewal = req.replacing !== undefined && sameNames(req.replacing, names);
-    this.checkLedger(ca, client, names, renewal);
+    await this.checkLedger(ca, client, names, renewal);
     const identifiers = names.map((n) => ({ type: isIP(n) ? ('ip' as const) : ('dns' as const), value: n }));
     progress(`Asking ${ca.displayName} for an order (${names.join(', ')})`);
     let order: Order;
@@ -299,9 +299,15 @@ export class AcmeIssuer implements Issuer {
     return { certPem: leaf + '\n', chainPem: chain.map((b) => b + '\n').join(''), keyPem, ca: ledgerCa };
   }
 
-  /** The local rate-limit ledger, when given, refuses an order the CA would refuse anyway. */
-  private checkLedger(ca: ResolvedCa, client: CaClient, names: string[], renewal: boolean): void {
-    const assessment = this.opts.ledger?.assess({ ca: issuedBy(ca), account: client.accountUrl, names, renewal });
+  /**
+   * The local rate-limit ledger, when given, refuses an order the CA would refuse anyway. It
+   * is read again first: another process (`homeport issue` beside the app) may have ordered.
+   */
+  private async checkLedger(ca: ResolvedCa, client: CaClient, names: string[], renewal: boolean): Promise<void> {
+    const ledger = this.opts.ledger;
+    if (!ledger) return;
+    await ledger.refresh().catch(() => undefined); // unreadable: judge by what this process knows
+    const assessment = ledger.assess({ ca: issuedBy(ca), account: client.accountUrl, names, renewal });
     if (assessment?.status !== 'blocked') return;
     const blocked = assessment.findings.filter((f) => f.status === 'blocked');
     throw new RateLimitReachedError(ca.displayName, blocked.map((f) => f.message), assessment.retryAt);

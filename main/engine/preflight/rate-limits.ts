@@ -4,6 +4,7 @@ import { parse as parseDomain } from 'tldts';
 import type { Clock } from '../clock';
 import { writeFileAtomic } from '../atomic-file';
 import { HomeportError } from '../errors';
+import { withLock } from '../certs/lock';
 import { formatDuration } from './wording';
 
 /**
@@ -100,7 +101,17 @@ interface LedgerFile {
 
 const key = (ca: string, limit: LimitId, scope: string) => JSON.stringify([ca, limit, scope]);
 
+type Change = (state: LedgerFile) => void;
+
+/**
+ * Several processes share the file (the app renews while `homeport issue` runs): every
+ * change is a read-modify-write under <file>.lock, and refresh() reads what others wrote
+ * before a decision. Changes made while a write is under way go out together in the next one.
+ */
 export class RateLimitLedger {
+  private tail: Promise<unknown> = Promise.resolve();
+  private batch?: { changes: Change[]; written: Promise<void> };
+
   private constructor(
     private readonly file: string,
     private readonly clock: Clock,
@@ -114,20 +125,16 @@ export class RateLimitLedger {
     clock: Clock,
     limitsFor: (ca: string) => readonly LimitSpec[] = publishedLimits,
   ): Promise<RateLimitLedger> {
-    let state: LedgerFile = { version: 1, buckets: {}, waits: [] };
-    try {
-      const parsed = JSON.parse(await fs.readFile(file, 'utf8')) as LedgerFile;
-      if (parsed.version === 1) state = { version: 1, buckets: parsed.buckets ?? {}, waits: parsed.waits ?? [] };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' && !(e instanceof SyntaxError)) {
-        throw new HomeportError('preflight.ledger-unreadable', `The rate-limit ledger ${file} cannot be read.`, {
-          fix: `Check the permissions of ${path.dirname(file)}.`,
-          cause: e,
-        });
-      }
-      // A corrupt ledger is rebuilt empty: it is a cache of this host's activity, not the CA's truth.
-    }
-    return new RateLimitLedger(file, clock, state, limitsFor);
+    return new RateLimitLedger(file, clock, await readLedger(file), limitsFor);
+  }
+
+  /** Reads what other processes recorded since (after this process's own pending writes). */
+  refresh(): Promise<void> {
+    const run = this.tail.then(async () => {
+      this.state = await readLedger(this.file);
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
   }
 
   /** Would this order go through, as far as this host's own history tells? */
@@ -161,28 +168,26 @@ export class RateLimitLedger {
   }
 
   /** The CA accepted a new order. */
-  async recordOrder(req: LedgerRequest & { account: string }): Promise<void> {
-    this.spend(req.ca, 'new-orders', req.account);
-    await this.save();
+  recordOrder(req: LedgerRequest & { account: string }): Promise<void> {
+    return this.change(this.spend(req.ca, 'new-orders', req.account));
   }
 
   /** The CA issued a certificate for these names. */
-  async recordCertificate(req: LedgerRequest): Promise<void> {
-    if (!req.renewal) for (const d of this.domains(req.names)) this.spend(req.ca, 'certs-per-domain', d);
-    this.spend(req.ca, 'duplicate-certs', nameSet(req.names));
-    await this.save();
+  recordCertificate(req: LedgerRequest): Promise<void> {
+    const spends = req.renewal ? [] : this.domains(req.names).map((d) => this.spend(req.ca, 'certs-per-domain', d));
+    spends.push(this.spend(req.ca, 'duplicate-certs', nameSet(req.names)));
+    return this.change((state) => spends.forEach((s) => s(state)));
   }
 
   /** A challenge for `identifier` failed validation. */
-  async recordFailedValidation(req: { ca: string; account: string; identifier: string }): Promise<void> {
-    this.spend(req.ca, 'failed-validations', `${req.account} ${req.identifier}`);
-    await this.save();
+  recordFailedValidation(req: { ca: string; account: string; identifier: string }): Promise<void> {
+    return this.change(this.spend(req.ca, 'failed-validations', `${req.account} ${req.identifier}`));
   }
 
   /** The CA answered `rateLimited`: obey its Retry-After (ms since epoch) for these names. */
-  async recordRateLimited(req: { ca: string; account?: string; names: string[]; retryAfter: number; detail: string }): Promise<void> {
-    this.state.waits.push({ ca: req.ca, account: req.account, names: [...req.names], until: req.retryAfter, detail: req.detail });
-    await this.save();
+  recordRateLimited(req: { ca: string; account?: string; names: string[]; retryAfter: number; detail: string }): Promise<void> {
+    const wait = { ca: req.ca, account: req.account, names: [...req.names], until: req.retryAfter, detail: req.detail };
+    return this.change((state) => state.waits.push(wait));
   }
 
   private scopes(limit: LimitId, req: LedgerRequest): string[] {
@@ -241,21 +246,63 @@ export class RateLimitLedger {
     };
   }
 
-  private spend(ca: string, limit: LimitId, scope: string): void {
+  /** A change to one bucket, timed now, to apply to whichever copy of the state is current. */
+  private spend(ca: string, limit: LimitId, scope: string): Change {
     const spec = this.limitsFor(ca).find((s) => s.id === limit);
-    if (!spec) return;
     const now = this.clock.now();
     const k = key(ca, limit, scope);
-    this.state.buckets[k] = Math.max(this.state.buckets[k] ?? now, now) + spec.windowMs / spec.max;
+    return (state) => {
+      if (spec) state.buckets[k] = Math.max(state.buckets[k] ?? now, now) + spec.windowMs / spec.max;
+    };
   }
 
-  private async save(): Promise<void> {
-    const now = this.clock.now();
-    // Full buckets and past waits carry no information.
-    for (const [k, tat] of Object.entries(this.state.buckets)) if (tat <= now) delete this.state.buckets[k];
-    this.state.waits = this.state.waits.filter((w) => w.until > now);
-    await writeFileAtomic(this.file, JSON.stringify(this.state, null, 1) + '\n', { mode: 0o600 });
+  /** Applies `change` here at once (assess sees it) and to the file in the next locked write. */
+  private change(change: Change): Promise<void> {
+    change(this.state);
+    if (!this.batch) {
+      const batch: { changes: Change[]; written: Promise<void> } = { changes: [], written: Promise.resolve() };
+      batch.written = this.tail.then(() => {
+        if (this.batch === batch) this.batch = undefined;
+        return this.write(batch.changes);
+      });
+      this.tail = batch.written.catch(() => undefined);
+      this.batch = batch;
+    }
+    this.batch.changes.push(change);
+    return this.batch.written;
   }
+
+  private write(changes: Change[]): Promise<void> {
+    return withLock(`${this.file}.lock`, { what: 'the rate-limit ledger', waitMs: LOCK_WAIT_MS }, async () => {
+      const state = await readLedger(this.file);
+      for (const c of changes) c(state);
+      const now = this.clock.now();
+      // Full buckets and past waits carry no information.
+      for (const [k, tat] of Object.entries(state.buckets)) if (tat <= now) delete state.buckets[k];
+      state.waits = state.waits.filter((w) => w.until > now);
+      await writeFileAtomic(this.file, JSON.stringify(state, null, 1) + '\n', { mode: 0o600 });
+      this.state = state;
+    });
+  }
+}
+
+/** Writers hold the lock for a read and a small write; a longer wait means a stuck process. */
+const LOCK_WAIT_MS = 10_000;
+
+async function readLedger(file: string): Promise<LedgerFile> {
+  try {
+    const parsed = JSON.parse(await fs.readFile(file, 'utf8')) as LedgerFile;
+    if (parsed.version === 1) return { version: 1, buckets: parsed.buckets ?? {}, waits: parsed.waits ?? [] };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' && !(e instanceof SyntaxError)) {
+      throw new HomeportError('preflight.ledger-unreadable', `The rate-limit ledger ${file} cannot be read.`, {
+        fix: `Check the permissions of ${path.dirname(file)}.`,
+        cause: e,
+      });
+    }
+    // A corrupt ledger is rebuilt empty: it is a cache of this host's activity, not the CA's truth.
+  }
+  return { version: 1, buckets: {}, waits: [] };
 }
 
 function nameSet(names: string[]): string {
