@@ -24,6 +24,8 @@ export interface RuntimeOptions {
    * why, so the user can fix the ports from Settings.
    */
   serve?: boolean;
+  /** Proxy processes, overriding config.json (the Electron app keeps the proxy in-process). */
+  proxyWorkers?: number;
 }
 
 export interface Runtime {
@@ -44,7 +46,7 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
   if (opts.serve) {
     const { startServing } = await import('../engine/proxy/serve.js');
     try {
-      serving = await startServing({ dataDir: opts.dataDir, engine: engineOptions });
+      serving = await startServing({ dataDir: opts.dataDir, engine: engineOptions, ...(opts.proxyWorkers ? { workers: opts.proxyWorkers } : {}) });
       engine = serving.engine;
       proxy = { running: true, ...serving.ports };
     } catch (e) {

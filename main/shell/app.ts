@@ -45,7 +45,9 @@ async function start(): Promise<void> {
   try {
     const dataDir = process.env.HOMEPORT_DATA_DIR ?? defaultDataDir();
     const prefs = await electronPrefsStore(dataDir);
-    runtime = await openRuntime({ dataDir, host: 'electron', prefs, setLaunchAtLogin, serve: true });
+    // One proxy process: extra workers would be forked copies of the Electron binary running
+    // as Node, which the packaged app's runAsNode fuse forbids (build/electron-builder.yml).
+    runtime = await openRuntime({ dataDir, host: 'electron', prefs, setLaunchAtLogin, serve: true, proxyWorkers: 1 });
     hardenSession(session.defaultSession);
     handleAppProtocol();
     registerIpc(runtime.api);
