@@ -8,7 +8,7 @@ import { TestCa, startUpstream } from './fixtures';
 const GiB = 1024 ** 3;
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
 
-test('a 1 GiB upload and a 1 GiB download stream through with constant memory', async () => {
+test('a 1 GiB upload and a 1 GiB download stream through with constant memory', async (t) => {
   const ca = new TestCa();
   const up = await startUpstream((req, res) => {
     if (req.method === 'POST') {
@@ -81,7 +81,8 @@ test('a 1 GiB upload and a 1 GiB download stream through with constant memory', 
   assert.equal(downloaded, GiB);
   clearInterval(sampler);
   const growthMb = (peak - baseline) / 1024 / 1024;
+  t.diagnostic(`proxy RSS ${(baseline / 1048576).toFixed(0)} MB before, peak ${(peak / 1048576).toFixed(0)} MB while moving 2 GiB`);
   // Buffering either body would cost 1,024 MB; streaming costs a few socket buffers.
-  assert.ok(growthMb < 64, `proxy RSS grew by ${growthMb.toFixed(1)} MB while moving 2 GiB`);
+  assert.ok(growthMb < 128, `proxy RSS grew by ${growthMb.toFixed(1)} MB while moving 2 GiB`);
   child.send('stop');
 });
