@@ -59,6 +59,26 @@ test('cluster workers share routes, certificates, http-01 answers and counters',
 
   assert.throws(() => challenges.setTlsAlpn01('c.test', tls.createSecureContext({})), /cannot be answered while the proxy runs several worker processes/);
 
+  // Ticket keys are shared: a session from one worker resumes on whichever worker accepts next.
+  const session = await new Promise<Buffer>((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port: httpsPort, servername: 'c.test', ca: ca.caPem });
+    s.once('session', (b: Buffer) => {
+      resolve(b);
+      s.destroy();
+    });
+    s.on('error', reject);
+  });
+  const reused = await many(12, () =>
+    new Promise<boolean>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port: httpsPort, servername: 'c.test', ca: ca.caPem, session }, () => {
+        resolve(s.isSessionReused());
+        s.destroy();
+      });
+      s.on('error', reject);
+    }),
+  );
+  assert.deepEqual(new Set(reused), new Set([true]));
+
   const stats = await cluster.stats();
   assert.equal(stats.find((s) => s.route === 'c.test')!.requests, 12);
   assert.equal(stats.find((s) => s.route === 'd.test')!.requests, 8);

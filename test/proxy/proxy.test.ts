@@ -77,6 +77,35 @@ test('SNI picks the certificate: two names, a wildcard, exact before wildcard, u
   assert.notEqual(noSni.code, 0, 'a client without SNI is refused too');
 });
 
+test('sessions resume with tickets; rotating the ticket keys ends resumption of older sessions', async () => {
+  const p = await startProxy([]);
+  p.table.activate(ca.issue('r', ['r.test']));
+  // A full handshake hands out tickets (the 'session' event); a resumed TLS 1.3 one may not.
+  const connect = (session?: Buffer) =>
+    new Promise<{ reused: boolean; session?: Buffer }>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port: p.httpsPort, servername: 'r.test', ca: ca.caPem, session, ALPNProtocols: ['http/1.1'] });
+      let next: Buffer | undefined;
+      s.once('session', (b: Buffer) => (next = b));
+      s.once('secureConnect', () =>
+        setTimeout(() => {
+          resolve({ reused: s.isSessionReused(), session: next });
+          s.destroy();
+        }, 100),
+      );
+      s.on('error', reject);
+    });
+  const first = await connect();
+  assert.equal(first.reused, false);
+  assert.ok(first.session, 'the server issued a ticket');
+  assert.equal((await connect(first.session)).reused, true, 'a ticket resumes the session');
+  const second = await connect();
+  p.table.rotateTicketKeys();
+  const afterRotation = await connect(second.session);
+  assert.equal(afterRotation.reused, false, 'a ticket sealed with retired keys does not');
+  assert.ok(afterRotation.session);
+  assert.equal((await connect(afterRotation.session)).reused, true, 'new tickets resume again');
+});
+
 test('unknown names can get a default certificate instead, by setting', async () => {
   const p = await startProxy([], { settings: { unknownName: 'default-certificate', defaultCertificate: 'fallback' } });
   p.table.activate(ca.issue('fallback', ['fallback.test']));

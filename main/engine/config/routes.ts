@@ -202,6 +202,8 @@ export const ProxySettingsSchema = z.object({
   maxHeaderSize: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
   /** Processes serving connections; 1 = in the engine's process, more = node:cluster workers. */
   workers: z.number().int().min(1).max(256).default(1),
+  /** TLS session-ticket keys are replaced this often (forward secrecy of resumed sessions). */
+  ticketKeyRotationMs: z.number().int().min(60_000).default(12 * 3_600_000),
   /** How often `homeport serve` re-reads the certificate store (renewals by other processes). */
   certificatePollMs: z.number().int().min(100).default(10_000),
   /** JSON-lines access log file; `homeport serve` uses <data>/logs/access.log unless this says otherwise; false = none. */

@@ -14,6 +14,12 @@ export interface CertificateSource {
   contextFor(servername: string): SecureContext | undefined;
   /** The context for clients without SNI and unknown names, when the settings allow one. */
   defaultContext(): SecureContext | undefined;
+  /**
+   * Session-ticket keys (48 bytes). OpenSSL seals and opens tickets with the listener's own
+   * context, whatever certificate SNI picked, so the listener takes them from here.
+   */
+  readonly ticketKeys: Buffer;
+  onTicketKeys(fn: (keys: Buffer) => void): () => void;
 }
 
 /** A certificate as the proxy serves it: PEMs plus the id it is stored under. */
@@ -28,8 +34,7 @@ export interface ServedCertificate {
 
 /**
  * Modern TLS only: 1.2 with forward-secret AEAD suites, and 1.3 (whose suites are all
- * fine). Ticket keys are shared by every context and every worker, so a session resumes
- * even after a certificate swap or on another process.
+ * fine).
  */
 export const TLS_CIPHERS = [
   'TLS_AES_128_GCM_SHA256',
@@ -47,7 +52,7 @@ export function newTicketKeys(): Buffer {
   return randomBytes(48);
 }
 
-export function buildSecureContext(cert: Pick<ServedCertificate, 'certPem' | 'chainPem' | 'keyPem'>, ticketKeys: Buffer): SecureContext {
+export function buildSecureContext(cert: Pick<ServedCertificate, 'certPem' | 'chainPem' | 'keyPem'>): SecureContext {
   const chain = cert.chainPem.trim() ? `${cert.certPem.trim()}\n${cert.chainPem.trim()}\n` : cert.certPem;
   return createSecureContext({
     cert: chain,
@@ -56,7 +61,6 @@ export function buildSecureContext(cert: Pick<ServedCertificate, 'certPem' | 'ch
     ciphers: TLS_CIPHERS,
     honorCipherOrder: true,
     ecdhCurve: 'X25519:P-256:P-384',
-    ticketKeys,
   });
 }
 
@@ -71,6 +75,7 @@ export function certificateNames(certPem: string): string[] {
 
 /** `removed` is set when the certificate stopped being served. */
 type Listener = (info: { id: string; names: string[]; removed?: boolean }) => void;
+type KeysListener = (ticketKeys: Buffer) => void;
 
 /**
  * The proxy's certificates by name. The engine (or a file loader) calls `activate` when a
@@ -81,16 +86,38 @@ export class CertificateTable implements CertificateSource {
   private readonly byName = new Map<string, SecureContext>();
   private readonly byId = new Map<string, { names: string[]; context: SecureContext; cert: ServedCertificate }>();
   private readonly listeners = new Set<Listener>();
+  private readonly keyListeners = new Set<KeysListener>();
   private defaultId: string | undefined;
 
-  constructor(readonly ticketKeys: Buffer = newTicketKeys()) {}
+  constructor(private keys: Buffer = newTicketKeys()) {}
+
+  get ticketKeys(): Buffer {
+    return this.keys;
+  }
+
+  /**
+   * New session-ticket keys, shared by every worker so a session resumes on any of them.
+   * Tickets sealed with the old keys no longer resume (their secrets stop being recoverable
+   * from this process), which bounds the forward secrecy of resumed sessions to one
+   * rotation period. Open connections are untouched.
+   */
+  rotateTicketKeys(keys: Buffer = newTicketKeys()): void {
+    this.keys = keys;
+    for (const fn of this.keyListeners) fn(keys);
+  }
+
+  /** Called after each key rotation (listeners apply them; cluster primaries forward them). */
+  onTicketKeys(fn: KeysListener): () => void {
+    this.keyListeners.add(fn);
+    return () => this.keyListeners.delete(fn);
+  }
 
   activate(cert: ServedCertificate): void {
     let names: string[];
     let context: SecureContext;
     try {
       names = certificateNames(cert.certPem);
-      context = buildSecureContext(cert, this.ticketKeys);
+      context = buildSecureContext(cert);
     } catch (e) {
       throw new HomeportError('proxy.bad-certificate', `The certificate "${cert.id}" cannot be served: ${(e as Error).message}.`, {
         fix: 'Check that its key matches the certificate, or issue it again.',

@@ -25,6 +25,7 @@ export type ToWorker =
   | { type: 'routes'; routes: RouteInput[] }
   | { type: 'cert'; cert: ServedCertificate }
   | { type: 'cert-remove'; id: string }
+  | { type: 'ticket-keys'; ticketKeys: string }
   | { type: 'http01'; token: string; keyAuthorization?: string }
   | { type: 'stats'; id: number }
   | { type: 'stop'; drainMs: number };
@@ -126,6 +127,7 @@ export class ProxyCluster {
         else if (cert) this.broadcast({ type: 'cert', cert });
       }),
       this.opts.challenges.subscribe((token, keyAuthorization) => this.broadcast({ type: 'http01', token, keyAuthorization })),
+      this.opts.certificates.onTicketKeys((keys) => this.broadcast({ type: 'ticket-keys', ticketKeys: keys.toString('base64') })),
     );
     return this.ports();
   }

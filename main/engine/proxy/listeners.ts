@@ -77,6 +77,7 @@ export function createHttpsServers(
     ciphers: TLS_CIPHERS,
     honorCipherOrder: true,
     handshakeTimeout: settings.handshakeTimeoutMs,
+    ticketKeys: source.ticketKeys,
     // Runs before SNICallback under TLS 1.3 (OpenSSL negotiates ALPN early there), so a
     // validation handshake is known when the certificate is chosen.
     ALPNCallback(this: TLSSocket, { servername, protocols }: { servername: string; protocols: string[] }) {
@@ -100,6 +101,8 @@ export function createHttpsServers(
     },
   } as https.ServerOptions);
   tlsServer.timeout = settings.idleTimeoutMs;
+  const offKeys = source.onTicketKeys((keys) => tlsServer.setTicketKeys(keys));
+  tlsServer.once('close', offKeys);
 
   const h2 = http2.createServer({
     settings: { enableConnectProtocol: true, maxConcurrentStreams: 250, maxHeaderListSize: settings.maxHeaderSize },

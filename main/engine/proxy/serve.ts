@@ -144,6 +144,8 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   }
   const poll = setInterval(() => void syncCerts().catch((e: Error) => notice(`Reading the certificate store failed: ${e.message}`)), settings.certificatePollMs);
   poll.unref();
+  const rotate = setInterval(() => certificates.rotateTicketKeys(), settings.ticketKeyRotationMs);
+  rotate.unref();
 
   return {
     ports,
@@ -160,6 +162,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
       watcher?.close();
       clearTimeout(debounce);
       clearInterval(poll);
+      clearInterval(rotate);
       await engine?.close();
       await proxy.stop(drainMs);
       await closeLog?.();

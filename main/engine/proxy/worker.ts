@@ -53,6 +53,9 @@ process.on('message', (m: ToWorker) => {
     case 'cert-remove':
       table?.remove(m.id);
       break;
+    case 'ticket-keys':
+      table?.rotateTicketKeys(Buffer.from(m.ticketKeys, 'base64'));
+      break;
     case 'http01':
       if (m.keyAuthorization === undefined) challenges.deleteHttp01(m.token);
       else challenges.setHttp01(m.token, m.keyAuthorization);
