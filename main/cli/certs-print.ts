@@ -52,6 +52,9 @@ function stateLabel(view: CertificateView, now: number): string {
     case 'active':
       return 'active';
     case 'failed':
+      if (view.active && view.failure?.code === 'ct.never-ready' && view.readiness?.serial === view.active.serial) {
+        return 'served as chosen, but browsers will never accept it';
+      }
       return view.active ? 'last renewal failed; the current certificate stays active' : 'failed';
     default:
       return view.state;

@@ -162,6 +162,9 @@ export class Engine {
         for (const fn of this.activation) fn(active);
         if (this.started) void this.scheduleSoon(id);
       },
+      onFailedLater: (id) => {
+        if (this.started) void this.scheduleSoon(id);
+      },
     });
     this.events.on('cert:ct-ready', (e) => this.releaseHold(e.name, e.serial));
   }
@@ -742,13 +745,13 @@ const LOG_LIST_FIRST_REFRESH_DELAY_MS = 60_000;
 /** An RFC 2136 provider's server as host:port with an IP (what the dns-01 wait asks), else undefined. */
 async function rfc2136Server(settings: { provider: string; server?: unknown } | undefined): Promise<string | undefined> {
   if (settings?.provider !== 'rfc2136' || typeof settings.server !== 'string') return undefined;
-  const { parseServerAddress, formatServerAddress } = require('./acme/dns/transport') as typeof import('./acme/dns/transport');
-  const server = parseServerAddress(settings.server);
+  const { parseDnsServer, formatDnsServer } = require('./dns/transport') as typeof import('./dns/transport');
+  const server = parseDnsServer(settings.server);
   if (!server) return undefined;
-  if (isIP(server.host)) return formatServerAddress(server);
+  if (isIP(server.host)) return formatDnsServer(server);
   try {
     const { address } = await lookup(server.host);
-    return formatServerAddress({ ...server, host: address });
+    return formatDnsServer({ ...server, host: address });
   } catch {
     return undefined; // the provider reports an unreachable server itself
   }

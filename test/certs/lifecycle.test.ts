@@ -208,3 +208,74 @@ test('a pre-flight failure blocks the certificate', async () => {
   assert.equal(ca.issued, 0, 'the CA was not asked');
   lifecycle.close();
 });
+
+test('a slow gate (strict mode waiting for log inclusion) does not hold the lock: the successor rests in next/, the lock is taken for the swap only', async () => {
+  const x = setup();
+  const serial = (await issueActive(x)).serial;
+  let prove!: () => void;
+  const gateAsked = new Promise<void>((asked) => {
+    x.deps.gate = async () => {
+      asked();
+      await new Promise<void>((r) => (prove = r));
+      return { readyAt: x.clock.now(), reason: 'every SCT proven logged' };
+    };
+  });
+  const renewal = x.lifecycle.issue(x.cert, { reason: 'due' });
+  await gateAsked;
+  // Another process (`homeport issue`, `export`, a second app) can take the certificate's lock meanwhile.
+  const other = await x.store.lock('site');
+  await other.release();
+  const meanwhile = await x.lifecycle.status('site');
+  assert.equal(meanwhile.state, 'resting');
+  assert.equal(meanwhile.active?.serial, serial, 'current/ is still served');
+  assert.ok(meanwhile.resting, 'the successor rests in next/');
+  prove();
+  const done = await renewal;
+  assert.equal(done.state, 'active');
+  assert.equal(done.active?.serial, meanwhile.resting!.serial, 'promoted once proven');
+  assert.equal(done.readiness?.reason, 'every SCT proven logged');
+  x.lifecycle.close();
+});
+
+test('after a restart, a successor still waiting for its verdict is judged in the background: settle() returns, a never-ready verdict goes to the host for a retry', async () => {
+  const x = setup({ retryAt: (_e, failures, now) => now + failures * 60_000 });
+  const serial = (await issueActive(x)).serial;
+  // The first process stores the successor and stops while its (strict) verdict is pending.
+  x.deps.gate = () => new Promise(() => undefined);
+  void x.lifecycle.issue(x.cert, { reason: 'due' });
+  // Resting, and its lock released (the verdict is awaited without it).
+  for (;;) {
+    if ((await x.lifecycle.status('site')).state === 'resting') {
+      const free = await x.store.lock('site').catch(() => undefined);
+      if (free) {
+        await free.release();
+        break;
+      }
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+  x.lifecycle.close();
+
+  let judge: ((r: { readyAt: number | null; reason: string }) => void) | undefined;
+  const failedLater: string[] = [];
+  const restarted = new Lifecycle({
+    ...x.deps,
+    gate: () => new Promise((r) => (judge = r)),
+    onFailedLater: (id) => failedLater.push(id),
+  });
+  const settled = await restarted.settle(x.cert);
+  assert.equal(settled.state, 'resting', 'settle() did not wait for the verdict');
+  assert.equal(settled.active?.serial, serial);
+  const failed = next(x.events, 'cert:failed');
+  while (!judge) await new Promise((r) => setImmediate(r));
+  judge({ readyAt: null, reason: 'No SCT is from a log trusted today.' });
+  assert.equal((await failed).code, 'ct.never-ready');
+  while (failedLater.length === 0) await new Promise((r) => setImmediate(r));
+  assert.deepEqual(failedLater, ['site']);
+  const status = await restarted.status('site');
+  assert.equal(status.state, 'failed');
+  assert.equal(status.active?.serial, serial, 'the previous certificate stays active');
+  assert.equal(status.resting, undefined);
+  assert.equal(status.pending?.reason, 'due', 'the renewal is still wanted');
+  restarted.close();
+});

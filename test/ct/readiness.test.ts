@@ -117,4 +117,11 @@ test('serving policies as data', () => {
   assert.equal(capped.action === 'delay-handshake' && capped.until, T + 3_000);
   assert.equal(servingDecision({ mode: 'hold' }, readyAt, readyAt, true).action, 'serve');
   assert.equal(servingDecision({ mode: 'hold' }, null, T, true).action, 'keep-previous');
+  // Never ready: only serve-now serves it; held handshakes would never be released.
+  assert.equal(servingDecision({ mode: 'serve-now' }, null, T, false).action, 'serve');
+  assert.deepEqual(servingDecision({ mode: 'hold-handshake', maxWaitSeconds: 30 }, null, T, false), {
+    action: 'wait',
+    until: null,
+    reason: 'Browsers will never accept the new certificate; handshakes cannot wait for it, so it is not served.',
+  });
 });

@@ -206,21 +206,91 @@ test('the log list source: the engine refreshes from config ct.logListUrl (loopb
   }
 });
 
-test('ct.strictInclusion wraps the gate: without an SCT from a log trusted today, inclusion cannot be proven and it is never ready', async () => {
-  const testCa = createCa('Homeport strict test CA');
-  const unlisted = createLog('unlisted-log', 'Nobody');
-  const issuer = (clock: ManualClock): Issuer => ({
+/** Certificates from a private test CA whose one SCT comes from a log no list knows: CT-ready only without strict mode. */
+function unlistedSctIssuer(name: string) {
+  const testCa = createCa(`Homeport ${name} test CA`);
+  const unlisted = createLog(`${name}-unlisted-log`, 'Nobody');
+  return (clock: ManualClock): Issuer => ({
     async issue(req): Promise<IssuedCertificate> {
       const leaf = issueLeaf({ ca: testCa, dnsName: req.names[0], notBefore: clock.now() - 3_600_000, notAfter: clock.now() + 80 * 86_400_000, scts: [{ log: unlisted, timestamp: clock.now() - 1_000 }] });
-      return { certPem: leaf.pem, chainPem: testCa.pem, keyPem: leaf.keyPem, ca: 'strict-test-ca' };
+      return { certPem: leaf.pem, chainPem: testCa.pem, keyPem: leaf.keyPem, ca: `${name}-test-ca` };
     },
   });
-  const { engine } = await setup({}, issuer);
+}
+
+test('ct.strictInclusion wraps the gate: without an SCT from a log trusted today it is never ready, and a held first certificate fails with that verdict', async () => {
+  const { engine } = await setup({}, unlistedSctIssuer('strict'));
   await engine.updateConfig((c) => ({ ...c, ct: { ...c.ct, strictInclusion: true } }));
   const cert = await engine.addCertificate({ names: ['strict.example'], serving: 'hold' });
-  const view = await engine.issue(cert.name);
-  assert.equal(view.state, 'resting');
+  const failed = next(engine, 'cert:failed');
+  await assert.rejects(engine.issue(cert.name), (e: unknown) => {
+    assert.equal((e as { code?: string }).code, 'ct.never-ready');
+    assert.match((e as Error).message, /^The certificate issued for strict\.example will never be accepted by browsers, so it is not served: Strict mode: no SCT comes from a log trusted today/);
+    return true;
+  });
+  const view = await engine.status(cert.name);
+  assert.equal(view.state, 'failed');
+  assert.equal(view.active, undefined);
+  assert.equal(view.resting, undefined, 'set aside, not resting forever');
   assert.equal(view.readiness?.readyAt, null);
-  assert.match(view.readiness!.reason, /^Strict mode: no SCT comes from a log trusted today/);
+  assert.match(view.failure!.fix!, /turn off ct\.strictInclusion/);
+  assert.equal((await failed).code, 'ct.never-ready');
+  assert.equal((await engine.store.history(cert.name)).length, 1, 'its files are kept in history/');
+  await engine.close();
+});
+
+test('a renewal that will never be CT-ready fails with the verdict, the previous certificate stays active, and the scheduler retries with backoff', async () => {
+  const { engine, clock } = await setup({ first: 2 }, unlistedSctIssuer('renewal'));
+  const cert = await engine.addCertificate({ names: ['renew.example'] });
+  const first = await engine.issue(cert.name);
+  assert.equal(first.state, 'active', 'without strict mode the private CA needs no CT');
+  await engine.updateConfig((c) => ({ ...c, ct: { ...c.ct, strictInclusion: true } }));
+  await engine.start();
+
+  const failures: EngineEvents['cert:failed'][] = [];
+  engine.events.on('cert:failed', (e) => failures.push(e));
+  await assert.rejects(engine.issue(cert.name), { code: 'ct.never-ready' });
+  const failed = await engine.status(cert.name);
+  assert.equal(failed.state, 'failed');
+  assert.equal(failed.active?.serial, first.active!.serial, 'the previous certificate stays active');
+  assert.equal(failed.resting, undefined);
+  assert.match(failed.failure!.message, /^The renewed certificate for renew\.example will never be accepted by browsers, so the current one stays active: Strict mode:/);
+  assert.equal(failures.length, 1);
+  assert.equal(failures[0]!.retryAt, failed.failure!.retryAt);
+  // The backoff (1 min for a first failure, jitter fixed at 0.5) decides the next attempt.
+  const retryAt = Date.parse(failed.failure!.retryAt!);
+  assert.equal(retryAt, clock.now() + 60_000);
+  assert.equal(engine.nextAttempt(cert.name)?.getTime(), retryAt);
+
+  const second = next(engine, 'cert:failed');
+  clock.set(retryAt);
+  const again = await second;
+  assert.equal(again.code, 'ct.never-ready');
+  // The scheduler re-plans after the attempt: wait until its timer is armed.
+  for (let turns = 0; engine.nextAttempt(cert.name)?.getTime() === retryAt || !engine.nextAttempt(cert.name); turns++) {
+    assert.ok(turns < 100_000, 'the scheduler planned the next attempt');
+    await new Promise((r) => setImmediate(r));
+  }
+  const status = await engine.status(cert.name);
+  assert.equal(status.failures, 2, 'never-ready issuances count on: the backoff grows');
+  assert.equal(Date.parse(status.failure!.retryAt!), retryAt + 120_000);
+  assert.equal(engine.nextAttempt(cert.name)?.getTime(), retryAt + 120_000);
+  assert.equal(status.active?.serial, first.active!.serial);
+  await engine.close();
+});
+
+test('a first certificate that will never be CT-ready is still served under serve-now, and the user is told', async () => {
+  const { engine } = await setup({}, unlistedSctIssuer('served'));
+  await engine.updateConfig((c) => ({ ...c, ct: { ...c.ct, strictInclusion: true } }));
+  const cert = await engine.addCertificate({ names: ['served.example'], serving: 'serve-now' });
+  const told = next(engine, 'cert:failed');
+  const activated = next(engine, 'cert:activated');
+  const view = await engine.issue(cert.name);
+  assert.equal((await activated).serial, view.active!.serial, 'served as chosen');
+  const failure = await told;
+  assert.equal(failure.code, 'ct.never-ready');
+  assert.match(failure.message, /^The certificate for served\.example is served as you chose, but browsers will never accept it: Strict mode:/);
+  assert.equal(view.state, 'failed');
+  assert.ok(view.failure?.retryAt, 'a certificate browsers accept is asked for after the backoff');
   await engine.close();
 });

@@ -77,12 +77,22 @@ export interface LifecycleDeps {
   onIssued?: (id: string, next: StoredCert, firstIssuance: boolean) => Promise<void>;
   /** Called after every promotion (the proxy's hot swap), with the promoted certificate's readiness. */
   onActivated?: (id: string, current: StoredCert, readiness: ReadinessRecord, previous?: StoredMeta) => void;
+  /** A failure reached outside issue() (a verdict after a restart or a timer): the host plans the retry. */
+  onFailedLater?: (id: string) => void;
 }
 
 const RECORD = 'state.json';
 /** How long a promotion waits for another process that holds the certificate's lock. */
 const PROMOTE_LOCK_WAIT_MS = 5_000;
 const PROMOTE_RETRY_MS = 30_000;
+const NEVER_READY = 'ct.never-ready';
+
+/** A successor judged never CT-ready: the recorded failure, and whether it is served all the same. */
+interface NeverReady {
+  error: HomeportError;
+  failure: FailureRecord;
+  served: boolean;
+}
 
 export class Lifecycle {
   private readonly timers = new Map<string, Timer>();
@@ -160,7 +170,14 @@ export class Lifecycle {
       } finally {
         await lock.release();
       }
-      await this.judge(cert.name, cert.serving);
+      const [record, next] = await Promise.all([this.record(cert.name), store.read(cert.name, 'next')]);
+      if (next && record.readiness?.serial !== next.meta.serial) {
+        // No verdict yet (the last process stopped while waiting for it, maybe for hours in
+        // strict mode): it is reached in the background, so a restart is not held up.
+        this.later(cert.name, () => this.serialize(cert.name, () => this.judge(cert.name, cert.serving)));
+      } else {
+        await this.judge(cert.name, cert.serving);
+      }
       return this.status(cert.name);
     });
   }
@@ -221,13 +238,11 @@ export class Lifecycle {
           notAfter: next.meta.notAfter,
         });
         await this.deps.onIssued?.(id, next, !current);
-        const readiness = await this.deps.gate({ certPem: next.certPem, chainPem: next.chainPem, firstIssuance: !current });
-        record = await this.transition(id, {
-          state: 'resting',
-          since: now(),
-          readiness: { serial: next.meta.serial, readyAt: readiness.readyAt, reason: readiness.reason },
-          failures: 0,
-        });
+        // A success ends the backoff, unless the last certificates were never-ready ones too:
+        // then the count goes on, so a CA that keeps issuing them is asked less and less often.
+        const failures = record.failure?.code === NEVER_READY ? record.failures : 0;
+        // Judged after the lock is released (judge()): strict mode waits for log inclusion.
+        record = await this.transition(id, { state: 'resting', since: now(), failures });
       } catch (e) {
         await this.recordFailure(id, record, e);
         throw e;
@@ -235,18 +250,31 @@ export class Lifecycle {
     } finally {
       await lock.release();
     }
-    await this.judge(id, cert.serving);
+    const neverReady = await this.judge(id, cert.serving);
+    // Served anyway as chosen: issue() succeeded, and the failure record asks for a better one.
+    if (neverReady && !neverReady.served) throw neverReady.error;
     return this.status(id);
   }
 
   /**
-   * Under the certificate's lock: promotes a resting successor when the serving policy says
-   * so (ct/readiness.ts servingDecision), else arms its timer for readyAt; announces the ready
-   * moment of a certificate served early. Events go out after the lock is released.
+   * Decides a resting successor's fate. The gate's verdict is reached without the lock (strict
+   * mode may wait hours for log inclusion while the proxy keeps serving current/); the lock is
+   * taken for the decision and the swap only. The serving policy (ct/readiness.ts
+   * servingDecision) promotes it, or its timer is armed for readyAt. One that will never be
+   * ready fails the attempt with the verdict as the diagnosis (returned, and retried after the
+   * backoff), and is set aside unless the user chose to serve it anyway. Also announces the
+   * ready moment of a certificate served early. Events go out after the lock is released.
    */
-  private async judge(id: string, serving: ServingChoice | undefined): Promise<void> {
+  private async judge(id: string, serving: ServingChoice | undefined): Promise<NeverReady | undefined> {
     const { store, clock, events } = this.deps;
     const again = () => this.serialize(id, () => this.judge(id, serving));
+    let verdict: ReadinessRecord | undefined;
+    const [unlockedRecord, unlockedNext] = await Promise.all([this.record(id), store.read(id, 'next')]);
+    if (unlockedNext && unlockedRecord.readiness?.serial !== unlockedNext.meta.serial) {
+      const firstIssuance = !(await store.read(id, 'current'));
+      const v = await this.deps.gate({ certPem: unlockedNext.certPem, chainPem: unlockedNext.chainPem, firstIssuance });
+      verdict = { serial: unlockedNext.meta.serial, readyAt: v.readyAt, reason: v.reason };
+    }
     let lock;
     try {
       lock = await store.lock(id, PROMOTE_LOCK_WAIT_MS);
@@ -254,33 +282,49 @@ export class Lifecycle {
       // Another process is busy with this certificate; look again a little later.
       if (isHomeportError(e) && e.code === 'certs.locked') {
         this.arm(id, clock.now() + PROMOTE_RETRY_MS, again);
-        return;
+        return undefined;
       }
       throw e;
     }
     let activated: { current: StoredCert; previous?: StoredMeta; readiness: ReadinessRecord } | undefined;
     let ready: ReadinessRecord | undefined;
+    let neverReady: NeverReady | undefined;
+    let rejudge = false;
     try {
       await store.recover(id);
       let [record, next, current] = await Promise.all([this.record(id), store.read(id, 'next'), store.read(id, 'current')]);
+      let readiness = record.readiness;
+      if (next && readiness?.serial !== next.meta.serial && verdict?.serial !== next.meta.serial) {
+        // Another process stored a newer successor while the verdict was under way: judge that one.
+        next = undefined;
+        rejudge = true;
+      }
       if (next) {
-        let readiness = record.readiness;
         if (readiness?.serial !== next.meta.serial) {
-          const verdict = await this.deps.gate({ certPem: next.certPem, chainPem: next.chainPem, firstIssuance: !current });
-          readiness = { serial: next.meta.serial, readyAt: verdict.readyAt, reason: verdict.reason };
+          readiness = verdict!;
           record = await this.transition(id, { ...record, state: 'resting', readiness });
         }
         const policy = servingPolicyFor(serving, !current);
-        const decision = servingDecision(policy, readiness.readyAt, clock.now(), Boolean(current));
+        const decision = servingDecision(policy, readiness!.readyAt, clock.now(), Boolean(current));
         // delay-handshake: active now; the proxy holds each handshake (Engine.handshakeHold).
         if (decision.action === 'serve' || decision.action === 'delay-handshake') {
           const promoted = await store.promote(id);
-          activated = { ...promoted, readiness };
+          activated = { ...promoted, readiness: readiness! };
           current = promoted.current;
-          record = await this.transition(id, { ...record, state: 'active', pending: undefined, failure: undefined });
+          if (readiness!.readyAt === null) {
+            const error = neverReadyError(id, readiness!.reason, 'served');
+            record = await this.fail(id, { ...record, pending: { since: record.since, reason: 'forced' } }, error);
+            neverReady = { error, failure: record.failure!, served: true };
+          } else {
+            record = await this.transition(id, { ...record, state: 'active', pending: undefined, failure: undefined, failures: 0 });
+          }
+        } else if (decision.until === null) {
+          await store.setAside(id);
+          const error = neverReadyError(id, readiness!.reason, current ? 'previous' : 'nothing');
+          record = await this.fail(id, { ...record, pending: { since: record.since, reason: current ? 'due' : 'first' } }, error);
+          neverReady = { error, failure: record.failure!, served: false };
         } else {
-          if (decision.until !== null) this.arm(id, decision.until, again);
-          return;
+          this.arm(id, decision.until, again);
         }
       }
       const r = record.readiness;
@@ -296,15 +340,25 @@ export class Lifecycle {
     } finally {
       await lock.release();
     }
+    if (rejudge) return this.judge(id, serving);
     if (activated) {
       events.emit('cert:activated', { name: id, serial: activated.current.meta.serial, previousSerial: activated.previous?.serial });
       this.deps.onActivated?.(id, activated.current, activated.readiness, activated.previous);
     }
     if (ready) events.emit('cert:ct-ready', { name: id, serial: ready.serial, readyAt: new Date(ready.readyAt!).toISOString() });
+    // Also when it is served as chosen: the user is told, and the retry after the backoff asks for one browsers accept.
+    if (neverReady) this.emitFailed(id, neverReady.failure);
+    return neverReady;
   }
 
   private async recordFailure(id: string, record: LifecycleRecord, e: unknown): Promise<void> {
-    const { clock, events } = this.deps;
+    const failed = await this.fail(id, record, e);
+    this.emitFailed(id, failed.failure!);
+  }
+
+  /** Records a failed attempt (with its backoff) in state.json; the caller emits cert:failed. */
+  private async fail(id: string, record: LifecycleRecord, e: unknown): Promise<LifecycleRecord> {
+    const { clock } = this.deps;
     const err = asHomeportError(e);
     const failures = (record.failures ?? 0) + 1;
     const retryAt = this.deps.retryAt?.(e, failures, clock.now());
@@ -327,8 +381,11 @@ export class Lifecycle {
     };
     const blocked = (e as { blocked?: boolean }).blocked === true;
     // The request stays pending: a later run (or the scheduler at retryAt) tries again.
-    await this.transition(id, { ...record, state: blocked ? 'blocked' : 'failed', since: failure.at, failure, failures });
-    events.emit('cert:failed', { name: id, code: failure.code, message: failure.message, fix: failure.fix, retryAt: failure.retryAt });
+    return this.transition(id, { ...record, state: blocked ? 'blocked' : 'failed', since: failure.at, failure, failures });
+  }
+
+  private emitFailed(id: string, failure: FailureRecord): void {
+    this.deps.events.emit('cert:failed', { name: id, code: failure.code, message: failure.message, fix: failure.fix, retryAt: failure.retryAt });
   }
 
   private async record(id: string): Promise<LifecycleRecord> {
@@ -349,18 +406,28 @@ export class Lifecycle {
     return record;
   }
 
-  private arm(id: string, at: number, fn: () => Promise<unknown>): void {
+  private arm(id: string, at: number, fn: () => Promise<NeverReady | undefined>): void {
     if (this.closed) return;
     this.timers.get(id)?.cancel();
     this.timers.set(
       id,
       this.deps.clock.at(at, () => {
         this.timers.delete(id);
-        fn().catch((e) => {
-          const err = asHomeportError(e);
-          this.deps.events.emit('cert:failed', { name: id, code: err.code, message: err.message, fix: err.fix });
-        });
+        this.later(id, fn);
       }),
+    );
+  }
+
+  /** Runs a judgement nobody awaits: its errors become cert:failed, a failed attempt goes to the host for a retry. */
+  private later(id: string, fn: () => Promise<NeverReady | undefined>): void {
+    fn().then(
+      (failed) => {
+        if (failed) this.deps.onFailedLater?.(id);
+      },
+      (e: unknown) => {
+        const err = asHomeportError(e);
+        this.deps.events.emit('cert:failed', { name: id, code: err.code, message: err.message, fix: err.fix });
+      },
     );
   }
 
@@ -374,6 +441,26 @@ export class Lifecycle {
     }).catch(() => undefined);
     return run;
   }
+}
+
+/**
+ * A successor browsers will never accept (no SCTs on a public certificate, a policy it fails,
+ * strict mode without proof), in words: what is served meanwhile, and what to change if the
+ * next attempt (after the backoff) gets the same verdict.
+ */
+function neverReadyError(id: string, verdict: string, served: 'previous' | 'nothing' | 'served'): HomeportError {
+  const what = {
+    previous: `The renewed certificate for ${id} will never be accepted by browsers, so the current one stays active`,
+    nothing: `The certificate issued for ${id} will never be accepted by browsers, so it is not served`,
+    served: `The certificate for ${id} is served as you chose, but browsers will never accept it`,
+  }[served];
+  const strict = verdict.startsWith('Strict mode');
+  return new HomeportError(NEVER_READY, `${what}: ${verdict}`, {
+    fix: strict
+      ? 'Homeport asks the CA again after a pause. To serve once every browser accepts a certificate without waiting for log inclusion, turn off ct.strictInclusion.'
+      : "Homeport asks the CA again after a pause. If the next certificate gets the same verdict, use a CA whose certificates carry SCTs from logs browsers trust (every public CA's do; --ca).",
+    details: { verdict },
+  });
 }
 
 function asHomeportError(e: unknown): HomeportError {

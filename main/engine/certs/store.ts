@@ -163,6 +163,18 @@ export class CertStore {
     return { current: (await this.read(id, 'current'))!, previous };
   }
 
+  /** Moves the resting successor to history/ (it will never be served). Hold the lock. */
+  async setAside(id: string): Promise<void> {
+    const next = await this.read(id, 'next');
+    if (!next) return;
+    try {
+      await this.moveToHistory(id, path.join(this.dir(id), 'next'), next.meta.serial);
+      await this.pruneHistory(id);
+    } catch (e) {
+      throw fsError(e, this.dir(id));
+    }
+  }
+
   /**
    * Brings a certificate directory back to a consistent state after a crash: finishes an
    * interrupted promotion and removes half-written staging directories. Hold the lock.

@@ -72,7 +72,7 @@ export type ServingDecision =
 /**
  * What to do with a new certificate right now. `readyAt` null means browsers will never
  * accept it (e.g. a public certificate without SCTs): it is served only when the user chose
- * serve-now or handshakes that cannot wait for it, never instead of a previous certificate.
+ * serve-now for a first certificate, never instead of a previous one.
  */
 export function servingDecision(
   policy: ServingPolicy,
@@ -101,7 +101,8 @@ export function servingDecision(
       if (hasPrevious) {
         return { action: 'keep-previous', until: readyAt, reason: `The previous certificate stays active until ${when}.` };
       }
-      if (readyAt === null) return { action: 'serve', reason: `${never}; handshakes cannot wait for it, so it is served.` };
+      // Waiting handshakes would never be released: only an explicit serve-now serves such a certificate.
+      if (readyAt === null) return { action: 'wait', until: null, reason: `${never}; handshakes cannot wait for it, so it is not served.` };
       const until = Math.min(readyAt, now + policy.maxWaitSeconds * 1000);
       return {
         action: 'delay-handshake',
