@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { HomeportError } from '../../main/engine/errors';
 import { createDnsProvider, parseDnsProviderConfig } from '../../main/engine/acme/dns';
-import { parseServerAddress } from '../../main/engine/acme/dns/transport';
+import { parseDnsServer } from '../../main/engine/dns/transport';
 import { parseTsigAlgorithm } from '../../main/engine/acme/dns/tsig';
 import { encodeTxtRdata } from '../../main/engine/acme/dns/wire';
 
@@ -50,11 +50,11 @@ test('each wrong field is named with what a right one looks like', () => {
 });
 
 test('server addresses and algorithm names', () => {
-  assert.deepEqual(parseServerAddress('192.0.2.1'), { host: '192.0.2.1', port: 53 });
-  assert.deepEqual(parseServerAddress('ns1.example.com:5353'), { host: 'ns1.example.com', port: 5353 });
-  assert.deepEqual(parseServerAddress('::1'), { host: '::1', port: 53 });
-  assert.deepEqual(parseServerAddress('[::1]:8053'), { host: '::1', port: 8053 });
-  for (const bad of ['', 'host:0', 'host:x', '[nothex]:53', 'a b:53', 'http://ns1:53']) assert.equal(parseServerAddress(bad), undefined, bad);
+  assert.deepEqual(parseDnsServer('192.0.2.1'), { host: '192.0.2.1', port: 53 });
+  assert.deepEqual(parseDnsServer('ns1.example.com:5353'), { host: 'ns1.example.com', port: 5353 });
+  assert.deepEqual(parseDnsServer('::1'), { host: '::1', port: 53 });
+  assert.deepEqual(parseDnsServer('[::1]:8053'), { host: '::1', port: 8053 });
+  for (const bad of ['', 'host:0', 'host:x', '[nothex]:53', 'a b:53', 'http://ns1:53']) assert.equal(parseDnsServer(bad), undefined, bad);
   assert.equal(parseTsigAlgorithm('HMAC-SHA256.'), 'hmac-sha256');
   assert.equal(parseTsigAlgorithm('sha1'), 'hmac-sha1');
   assert.equal(parseTsigAlgorithm('hmac-md5'), undefined);

@@ -6,7 +6,7 @@ import * as dnsPacket from 'dns-packet';
 import { ManualClock } from '../../main/engine/clock';
 import { HomeportError } from '../../main/engine/errors';
 import { Rfc2136Provider, createDnsProvider } from '../../main/engine/acme/dns';
-import { exchange } from '../../main/engine/acme/dns/transport';
+import { exchange } from '../../main/engine/dns/transport';
 import { signMessage, verifyResponse, type TsigKey } from '../../main/engine/acme/dns/tsig';
 import { CLASS_IN, OPCODE_UPDATE, TYPE_SOA, TYPE_TXT, encodeHeader, encodeName, encodeRecord, encodeTxtRdata, u16 } from '../../main/engine/acme/dns/wire';
 import { type Bind, startBind } from '../helpers/bind';

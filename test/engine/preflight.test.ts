@@ -17,7 +17,8 @@ import { fixedAddresses } from '../../main/engine/preflight/addresses';
 import { RateLimitLedger } from '../../main/engine/preflight/rate-limits';
 import { tmpDir } from '../helpers/tmp';
 import { LocalCa } from '../certs/local-ca';
-import { startWorld, listenerPort, HOST_V4, HOST_V6, type World } from '../preflight/zones';
+import { startWorld, HOST_V4, HOST_V6, type World } from '../preflight/zones';
+import { freePort } from '../helpers/ports';
 
 /**
  * Pre-flight inside the engine's lifecycle, against a real BIND (test/preflight/zones.ts):
@@ -36,7 +37,7 @@ const HOUR = 3_600_000;
 async function setup(extra: Record<string, unknown> = {}) {
   const clock = new ManualClock(T0);
   const dataDir = tmpDir();
-  const [httpPort, httpsPort] = [await listenerPort(), await listenerPort()];
+  const [httpPort, httpsPort] = [await freePort(), await freePort()];
   // Let's Encrypt (a preset, so a public CA) with its CAA identity known offline; this host's addresses given.
   await updateConfig(dataDir, (c) => ({
     ...c,
@@ -108,8 +109,8 @@ test('a name no public CA issues for blocks only with a known public CA: a priva
     ca: { id: 'letsencrypt', displayName: "Let's Encrypt", identities: ['letsencrypt.org'], issuesForIp: true },
     dns: world.dns,
     addresses: fixedAddresses([HOST_V4]),
-    httpPort: await listenerPort(),
-    httpsPort: await listenerPort(),
+    httpPort: await freePort(),
+    httpsPort: await freePort(),
   });
   assert.equal(report.names[0]!.checks[0]!.status, 'fail');
   const config = await loadConfig(tmpDir());

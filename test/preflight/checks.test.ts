@@ -7,7 +7,8 @@ import type { CheckId, CheckResult, PreflightReport } from '../../main/engine/pr
 import { CHECK_IDS } from '../../main/engine/preflight/types';
 import { startBind } from '../helpers/bind';
 import { WireResolver } from '../../main/engine/preflight/resolver';
-import { startWorld, World, HOST_V4, HOST_V6, OTHER_ACCOUNT, listenerPort } from './zones';
+import { startWorld, World, HOST_V4, HOST_V6, OTHER_ACCOUNT } from './zones';
+import { freePort } from '../helpers/ports';
 
 // Checks 1–8 against real BIND servers: each zone entry is one situation a self-hoster meets.
 let world: World;
@@ -24,8 +25,8 @@ async function run(names: string[], over: Partial<PreflightOptions> = {}): Promi
     ca: LE,
     dns: world.dns,
     addresses: fixedAddresses([HOST_V4, HOST_V6]),
-    httpPort: await listenerPort(),
-    httpsPort: await listenerPort(),
+    httpPort: await freePort(),
+    httpsPort: await freePort(),
     ...over,
   });
 }

@@ -10,14 +10,14 @@ import { freePort } from '../helpers/ports';
 import { tmpDir } from '../helpers/tmp';
 import { cliPath } from '../helpers/paths';
 import { CHECK_IDS, PreflightReport } from '../../main/engine/preflight/types';
-import { startWorld, World, HOST_V4, HOST_V6, listenerPort } from './zones';
+import { startWorld, World, HOST_V4, HOST_V6 } from './zones';
 
 // `homeport check` end to end: exit codes, the JSON report's shape, and the dry run against a
 // real Pebble (the staging stand-in): a real order whose challenge is answered, then dropped.
 let world: World;
 let pebble: Pebble;
 before(async () => {
-  const [httpPort, tlsPort] = [await listenerPort(), await listenerPort()];
+  const [httpPort, tlsPort] = [await freePort(), await freePort()];
   [world, pebble] = await Promise.all([startWorld(), startPebble({ httpPort, tlsPort })]);
 });
 after(async () => {
@@ -50,8 +50,8 @@ async function base(extra: string[] = []): Promise<string[]> {
     '--resolver', world.parent.address,
     '--public-ip', HOST_V4,
     '--public-ip', HOST_V6,
-    '--http-port', String(await listenerPort()),
-    '--https-port', String(await listenerPort()),
+    '--http-port', String(await freePort()),
+    '--https-port', String(await freePort()),
     '--data-dir', tmpDir(),
     '--json',
     ...extra,
@@ -157,7 +157,7 @@ test('--ca URL reads the directory; --dry-run validates for real at Pebble and i
 
   // The CA connects where nobody answers: the dry run fails with the same diagnosis as an
   // issuance (Pebble sends no validationRecord; the address and port come from its detail).
-  const elsewhere = String(await listenerPort());
+  const elsewhere = String(await freePort());
   const w = await cli([...args.map((a) => (a === String(pebble.httpPort) ? elsewhere : a)), '--dry-run', '--accept-tos']);
   assert.equal(w.code, 1);
   const failed = parseReport(w).names[0].checks.find((c) => c.id === 'dry-run')!;

@@ -8,7 +8,8 @@ import { DriftWatch } from '../../main/engine/preflight/drift';
 import { runPreflight } from '../../main/engine/preflight/report';
 import { fixedAddresses } from '../../main/engine/preflight/addresses';
 import { tmpDir } from '../helpers/tmp';
-import { startWorld, World, HOST_V4, HOST_V6, listenerPort } from './zones';
+import { startWorld, World, HOST_V4, HOST_V6 } from './zones';
+import { freePort } from '../helpers/ports';
 
 // Drift watch against a real BIND whose zone changes under it (zone file rewritten, SIGHUP).
 let world: World;
@@ -40,7 +41,7 @@ test('a new AAAA elsewhere and a changed public address raise dns:drift once, on
   const seen: EngineEvents['dns:drift'][] = [];
   events.on('dns:drift', (d) => seen.push(d));
   let addresses = [HOST_V4, HOST_V6];
-  const [httpPort, httpsPort] = [await listenerPort(), await listenerPort()];
+  const [httpPort, httpsPort] = [await freePort(), await freePort()];
   const file = path.join(tmpDir(), 'preflight-baseline.json');
   const make = () =>
     new DriftWatch({

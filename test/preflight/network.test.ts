@@ -6,7 +6,6 @@ import { httpProbe } from '../../main/engine/preflight/addresses';
 import { checkHairpin } from '../../main/engine/preflight/ports';
 import { WireResolver } from '../../main/engine/preflight/resolver';
 import { startBind } from '../helpers/bind';
-import { listenerPort } from './zones';
 import { freePort } from '../helpers/ports';
 
 // The network seams of the checks, against real sockets on loopback: the public-address probe
@@ -43,7 +42,7 @@ test('the address probe asks each family in order, skipping services that fail o
 });
 
 test('hairpin: reached, another server, and inconclusive', async () => {
-  const [httpPort, httpsPort] = [await listenerPort(), await listenerPort()];
+  const [httpPort, httpsPort] = [await freePort(), await freePort()];
   const base = { httpPort, httpsPort, addresses: ['93.184.216.34'], ports: { http: 'free' as const, https: 'free' as const }, timeoutMs: 1000 };
 
   // The "router" forwards public :80/:443 to Homeport's ports on this host.

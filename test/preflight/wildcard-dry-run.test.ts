@@ -7,7 +7,8 @@ import { startPebble, Pebble } from '../helpers/pebble';
 import { tmpDir } from '../helpers/tmp';
 import { cliPath } from '../helpers/paths';
 import type { PreflightReport } from '../../main/engine/preflight/types';
-import { startWorld, World, HOST_V4, HOST_V6, listenerPort } from './zones';
+import { startWorld, World, HOST_V4, HOST_V6 } from './zones';
+import { freePort } from '../helpers/ports';
 
 // A wildcard's dry run: dns-01 through the RFC 2136 provider configured in config.json, at a
 // Pebble that resolves names at the same BIND, so a pass proves the TXT record was published.
@@ -57,8 +58,8 @@ test('a wildcard is ready with the configured DNS provider, and its dns-01 dry r
       },
     }),
   );
-  const common = ['*.example.com', '--public-ip', HOST_V4, '--public-ip', HOST_V6, '--http-port', String(await listenerPort()),
-    '--https-port', String(await listenerPort()), '--data-dir', dataDir, '--json'];
+  const common = ['*.example.com', '--public-ip', HOST_V4, '--public-ip', HOST_V6, '--http-port', String(await freePort()),
+    '--https-port', String(await freePort()), '--data-dir', dataDir, '--json'];
 
   const offline = parseReport(await cli(common));
   assert.equal(offline.recommendedChallenge, 'dns-01');

@@ -1,5 +1,3 @@
-import * as net from 'node:net';
-import { randomInt } from 'node:crypto';
 import { startBind, Bind } from '../helpers/bind';
 import { ManualClock } from '../../main/engine/clock';
 import type { DnsContext } from '../../main/engine/preflight/lookup';
@@ -86,21 +84,4 @@ export async function startWorld(opts: { updateKey?: boolean } = {}): Promise<Wo
 
 export function clock(): ManualClock {
   return new ManualClock(Date.UTC(2026, 0, 5, 12));
-}
-
-/**
- * A free TCP port below the kernel's ephemeral range (32768+ on Linux), for listeners a
- * check must find free later: an ephemeral port can meanwhile become the local end of some
- * outgoing connection, and the ports check would then rightly call it "in use".
- */
-export async function listenerPort(): Promise<number> {
-  for (;;) {
-    const port = 20000 + randomInt(12000);
-    const free = await new Promise<boolean>((resolve) => {
-      const srv = net.createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen({ port, host: '::', exclusive: true }, () => srv.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
 }

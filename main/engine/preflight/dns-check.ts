@@ -1,7 +1,8 @@
 import { classifyAddress, isCloudflareAddress, sameAddress } from './addresses';
 import type { AddressFacts } from './address-check';
 import { AuthoritativeResult, cnameLine, DnsLookup, describeServer, RecursiveAnswer } from './lookup';
-import { formatServer, QueryType } from './resolver';
+import { formatDnsServer } from '../dns/transport';
+import type { QueryType } from './resolver';
 import { check, CheckResult } from './types';
 import { aaaaNotThisHost, aNotThisHost, dnsServfail, nameDoesNotExist } from './wording';
 
@@ -60,7 +61,7 @@ export async function checkDns(
   // A resolver that answers nothing at all means the check cannot run: that is an error, not a finding.
   if (rA instanceof Error) throw rA;
   if (rAAAA instanceof Error) throw rAAAA;
-  const resolverName = formatServer(rA.server);
+  const resolverName = formatDnsServer(rA.server);
   const rec = { A: fromRecursive(rA), AAAA: fromRecursive(rAAAA) };
   const auth = { A: fromAuthoritative(aA), AAAA: fromAuthoritative(aAAAA) };
 

@@ -1,6 +1,7 @@
 import { HomeportError } from '../errors';
 import { ROOT_SERVERS } from './data/root-servers';
-import { DnsRecord, DnsServer, formatServer, QueryType, Resolver, WireResolver } from './resolver';
+import { formatDnsServer } from '../dns/transport';
+import { DnsRecord, DnsServer, QueryType, Resolver, WireResolver } from './resolver';
 import * as dns from 'node:dns';
 
 /**
@@ -78,7 +79,7 @@ function isUnder(name: string, zone: string): boolean {
 }
 
 function describe(s: NamedServer): string {
-  return s.name === s.server.host ? formatServer(s.server) : `${s.name} (${formatServer(s.server)})`;
+  return s.name === s.server.host ? formatDnsServer(s.server) : `${s.name} (${formatDnsServer(s.server)})`;
 }
 
 export class DnsLookup {

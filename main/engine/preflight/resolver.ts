@@ -1,21 +1,17 @@
-import * as dgram from 'node:dgram';
-import * as net from 'node:net';
 import { randomInt } from 'node:crypto';
 import * as dnsPacket from 'dns-packet';
 import { HomeportError } from '../errors';
+import { type DnsServer, DnsTransportError, exchange, formatDnsServer, parseDnsServer } from '../dns/transport';
+
+export type { DnsServer };
 
 /**
  * DNS questions go through this small interface so that every check can be pointed at a
  * server on loopback (tests, split-horizon setups) and so the delegation walk can ask one
  * specific server at a time. The implementation speaks the wire protocol itself (dns-packet
- * over UDP, TCP when truncated) because Node's resolver hides the flags and sections the
- * checks need: the AA bit, referrals in the authority section, the exact rcode.
+ * through dns/transport.ts) because Node's resolver hides the flags and sections the checks
+ * need: the AA bit, referrals in the authority section, the exact rcode.
  */
-export interface DnsServer {
-  host: string;
-  port: number;
-}
-
 export type QueryType = 'A' | 'AAAA' | 'CNAME' | 'CAA' | 'NS' | 'SOA' | 'TXT';
 
 export interface CaaValue {
@@ -57,29 +53,19 @@ export interface Resolver {
 export interface WireResolverOptions {
   servers: DnsServer[];
   timeoutMs?: number;
-  /** UDP attempts per server before moving to the next. */
+  /** UDP sends per server before moving to the next. */
   attempts?: number;
 }
 
-/** `host:port`, `[v6]:port`, or a bare host (port 53). */
+/** `host:port`, `[v6]:port`, or a bare host (port 53); a plain error when it is none of these. */
 export function parseServer(spec: string): DnsServer {
-  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(spec);
-  let host: string;
-  let port: string | undefined;
-  if (bracket) [, host, port] = bracket as unknown as [string, string, string | undefined];
-  else if (net.isIPv6(spec)) host = spec;
-  else [host, port] = spec.split(':') as [string, string | undefined];
-  const p = port === undefined ? 53 : Number(port);
-  if (!host || !Number.isInteger(p) || p < 1 || p > 65535) {
+  const server = parseDnsServer(spec);
+  if (!server) {
     throw new HomeportError('preflight.bad-resolver', `"${spec}" is not a DNS server address.`, {
       fix: 'Give it as host:port, for example 127.0.0.1:5353 or [::1]:53.',
     });
   }
-  return { host, port: p };
-}
-
-export function formatServer(s: DnsServer): string {
-  return net.isIPv6(s.host) ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`;
+  return server;
 }
 
 export class WireResolver implements Resolver {
@@ -100,14 +86,11 @@ export class WireResolver implements Resolver {
     const servers = opts.server ? [opts.server] : this.opts.servers;
     const errors: string[] = [];
     for (const server of servers) {
-      for (let i = 0; i < this.attempts; i++) {
-        try {
-          return await this.ask(server, name, type, opts.recursionDesired ?? true);
-        } catch (e) {
-          errors.push(`${formatServer(server)}: ${(e as Error).message}`);
-          // A refused port will stay refused; only a timeout is worth a second try.
-          if ((e as NodeJS.ErrnoException).code === 'ECONNREFUSED') break;
-        }
+      try {
+        return await this.ask(server, name, type, opts.recursionDesired ?? true);
+      } catch (e) {
+        if (!(e instanceof DnsTransportError)) throw e;
+        errors.push(`${formatDnsServer(server)} ${e.what}`);
       }
     }
     throw new HomeportError(
@@ -115,71 +98,27 @@ export class WireResolver implements Resolver {
       `No DNS server answered the question ${name} ${type} (${errors.join('; ')}).`,
       {
         fix: 'Check the network connection and the DNS server address.',
-        details: { servers: servers.map(formatServer) },
+        details: { servers: servers.map(formatDnsServer) },
       },
     );
   }
 
   private async ask(server: DnsServer, name: string, type: QueryType, rd: boolean): Promise<DnsResponse> {
-    const id = randomInt(0, 65536);
     const packet: dnsPacket.Packet = {
       type: 'query',
-      id,
+      id: randomInt(0, 65536),
       flags: rd ? dnsPacket.RECURSION_DESIRED : 0,
       questions: [{ type, name, class: 'IN' }],
       additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232 } as dnsPacket.Answer],
     };
-    let reply = await this.udp(server, dnsPacket.encode(packet), id);
-    if (reply.flag_tc) reply = await this.tcp(server, packet, id);
-    return toResponse(server, reply);
-  }
-
-  private udp(server: DnsServer, msg: Buffer, id: number): Promise<dnsPacket.DecodedPacket> {
-    return new Promise((resolve, reject) => {
-      const sock = dgram.createSocket(net.isIPv6(server.host) ? 'udp6' : 'udp4');
-      const timer = setTimeout(() => done(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
-      const done = (err: Error | null, p?: dnsPacket.DecodedPacket) => {
-        clearTimeout(timer);
-        sock.close();
-        if (err) reject(err);
-        else resolve(p!);
-      };
-      sock.on('error', (e) => done(e));
-      sock.on('message', (buf) => {
-        let p: dnsPacket.DecodedPacket;
-        try {
-          p = dnsPacket.decode(buf);
-        } catch {
-          return; // not a DNS answer; keep waiting for the real one
-        }
-        if (p.id === id) done(null, p);
-      });
-      // Connected UDP makes the kernel report "port unreachable" as ECONNREFUSED at once.
-      sock.connect(server.port, server.host, () => sock.send(msg));
-    });
-  }
-
-  private tcp(server: DnsServer, packet: dnsPacket.Packet, id: number): Promise<dnsPacket.DecodedPacket> {
-    return new Promise((resolve, reject) => {
-      const sock = net.connect(server.port, server.host);
-      let buf = Buffer.alloc(0);
-      const timer = setTimeout(() => done(new Error(`no TCP answer within ${this.timeoutMs} ms`)), this.timeoutMs);
-      const done = (err: Error | null, p?: dnsPacket.DecodedPacket) => {
-        clearTimeout(timer);
-        sock.destroy();
-        if (err) reject(err);
-        else resolve(p!);
-      };
-      sock.on('error', (e) => done(e));
-      sock.on('connect', () => sock.write(dnsPacket.streamEncode(packet)));
-      sock.on('data', (d) => {
-        buf = Buffer.concat([buf, d]);
-        if (buf.length < 2 || buf.length < 2 + buf.readUInt16BE(0)) return;
-        const p = dnsPacket.decode(buf.subarray(2, 2 + buf.readUInt16BE(0)));
-        if (p.id === id) done(null, p);
-        else done(new Error('answer with a different id'));
-      });
-    });
+    const reply = await exchange(server, dnsPacket.encode(packet), { timeoutMs: this.timeoutMs, udpAttempts: this.attempts });
+    let decoded: dnsPacket.DecodedPacket;
+    try {
+      decoded = dnsPacket.decode(reply);
+    } catch (e) {
+      throw new DnsTransportError(server, 'bad-answer', 'answered with a message that is not valid DNS', e);
+    }
+    return toResponse(server, decoded);
   }
 }
 

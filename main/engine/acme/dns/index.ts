@@ -4,7 +4,7 @@ import { HomeportError } from '../../errors';
 import type { DnsProvider } from '../dns-provider';
 import { CloudflareProvider } from './cloudflare';
 import { Rfc2136Provider } from './rfc2136';
-import { parseServerAddress } from './transport';
+import { parseDnsServer } from '../../dns/transport';
 import { DEFAULT_TSIG_ALGORITHM, TSIG_ALGORITHMS, parseTsigAlgorithm } from './tsig';
 
 /**
@@ -18,7 +18,7 @@ export const Rfc2136ConfigSchema = z.strictObject({
   provider: z.literal('rfc2136'),
   server: z
     .string({ error: 'is required: the zone\'s primary DNS server as host:port, e.g. "ns1.example.com:53"' })
-    .refine((s) => parseServerAddress(s) !== undefined, 'must be host:port, e.g. "ns1.example.com:53", "192.0.2.53:53" or "[2001:db8::53]:53"'),
+    .refine((s) => parseDnsServer(s) !== undefined, 'must be host:port, e.g. "ns1.example.com:53", "192.0.2.53:53" or "[2001:db8::53]:53"'),
   keyName: z
     .string({ error: 'is required: the TSIG key\'s name as the DNS server knows it' })
     .regex(DNS_NAME, 'must be the TSIG key\'s name as the DNS server knows it, e.g. "homeport-key"'),
@@ -96,7 +96,7 @@ export function createDnsProvider(input: unknown, opts: CreateDnsProviderOptions
     return new CloudflareProvider({ apiToken: config.apiToken.trim(), zoneId: config.zoneId, baseUrl: config.baseUrl, ttl: config.ttl });
   }
   return new Rfc2136Provider({
-    server: parseServerAddress(config.server)!,
+    server: parseDnsServer(config.server)!,
     key: {
       name: config.keyName.replace(/\.$/, ''),
       algorithm: config.keyAlgorithm === undefined ? DEFAULT_TSIG_ALGORITHM : parseTsigAlgorithm(config.keyAlgorithm)!,

@@ -3,7 +3,7 @@ import * as dnsPacket from 'dns-packet';
 import { type Clock, systemClock } from '../../clock';
 import { HomeportError } from '../../errors';
 import type { DnsProvider } from '../dns-provider';
-import { type DnsServerAddress, exchange, formatServerAddress } from './transport';
+import { type DnsServer, DnsTransportError, exchange, formatDnsServer } from '../../dns/transport';
 import { TSIG_BADKEY, TSIG_BADSIG, TSIG_BADTIME, type TsigCheck, type TsigKey, signMessage, verifyResponse } from './tsig';
 import {
   CLASS_IN,
@@ -22,7 +22,7 @@ import {
 
 export interface Rfc2136Options {
   /** The zone's primary server, which accepts the updates. */
-  server: DnsServerAddress;
+  server: DnsServer;
   key: TsigKey;
   /** The zone to update; found with an SOA query to `server` when absent. */
   zone?: string;
@@ -64,7 +64,7 @@ export class Rfc2136Provider implements DnsProvider {
   }
 
   private get where(): string {
-    return formatServerAddress(this.opts.server);
+    return formatDnsServer(this.opts.server);
   }
 
   async setTxt(fqdn: string, value: string): Promise<void> {
@@ -105,7 +105,7 @@ export class Rfc2136Provider implements DnsProvider {
     for (let i = 0; i < labels.length; i++) {
       const candidate = labels.slice(i).join('.');
       const query = dnsPacket.encode({ type: 'query', id: randomInt(0, 65536), flags: 0, questions: [{ type: 'SOA', name: candidate, class: 'IN' }] });
-      const raw = await exchange(this.opts.server, query, this.exchangeOptions());
+      const raw = await this.send(query);
       lastRcode = rcodeOf(decodeHeader(raw).flags);
       if (lastRcode !== RCODE.NOERROR && lastRcode !== RCODE.NXDOMAIN) continue;
       const res = dnsPacket.decode(raw);
@@ -120,8 +120,16 @@ export class Rfc2136Provider implements DnsProvider {
     );
   }
 
-  private exchangeOptions() {
-    return { tcp: this.opts.tcp, timeoutMs: this.opts.timeoutMs };
+  private async send(message: Buffer): Promise<Buffer> {
+    try {
+      return await exchange(this.opts.server, message, { tcp: this.opts.tcp, timeoutMs: this.opts.timeoutMs });
+    } catch (e) {
+      if (!(e instanceof DnsTransportError)) throw e;
+      throw new HomeportError('dns01.server-unreachable', e.message, {
+        fix: 'Check the server address and port in the dns-01 settings, and that the server runs and accepts DNS over UDP and TCP from this machine.',
+        cause: e,
+      });
+    }
   }
 
   private async update(fqdn: string, value: string, op: 'add' | 'delete'): Promise<void> {
@@ -141,7 +149,7 @@ export class Rfc2136Provider implements DnsProvider {
       }),
     ]);
     const signed = signMessage(message, this.opts.key, this.clock.now());
-    const response = await exchange(this.opts.server, signed.message, this.exchangeOptions());
+    const response = await this.send(signed.message);
     const rcode = rcodeOf(decodeHeader(response).flags);
     const check = verifyResponse(response, signed.mac, this.opts.key, this.clock.now());
     this.judge(rcode, check, zone, fqdn);

@@ -90,8 +90,6 @@ export function decodeHeader(buf: Buffer): Header {
 }
 
 export const rcodeOf = (flags: number): number => flags & 0xf;
-export const isTruncated = (flags: number): boolean => (flags & 0x0200) !== 0;
-
 /** A bounds-checked cursor over a received message. */
 export class Reader {
   constructor(readonly buf: Buffer, public offset = 0) {}
