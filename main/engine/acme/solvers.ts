@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createSecureContext } from 'node:tls';
 import { isIP } from 'node:net';
 import { HomeportError } from '../errors';
+import { formatDnsServer, parseDnsServer } from '../dns/transport';
 import type { ChallengeType } from '../certs/types';
 import type { ChallengeStore } from './challenges';
 import type { DnsProvider } from './dns-provider';
@@ -58,15 +59,13 @@ export function dns01Name(name: string): string {
 
 /** "ip:port", "ip", "[v6]:port" or a bare IPv6 address → a server string for node:dns setServers. */
 export function resolverServer(spec: string): string {
-  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(spec) ?? /^([^:]+)(?::(\d+))?$/.exec(spec) ?? (isIP(spec) ? [spec, spec] : null);
-  const host = m?.[1];
-  const port = m?.[2] ?? '53';
-  if (!host || !isIP(host) || Number(port) < 1 || Number(port) > 65535) {
+  const server = parseDnsServer(spec);
+  if (!server || !isIP(server.host)) {
     throw new HomeportError('config.invalid-resolver', `"${spec}" is not a DNS server address.`, {
       fix: 'Give an IP address and port, e.g. 1.1.1.1:53 or [2606:4700:4700::1111]:53.',
     });
   }
-  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+  return formatDnsServer(server);
 }
 
 export function dns01Solver(
