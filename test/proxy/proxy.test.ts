@@ -4,6 +4,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
 import * as http2 from 'node:http2';
+import { X509Certificate } from 'node:crypto';
 import * as path from 'node:path';
 import { WebSocketServer, WebSocket } from 'ws';
 import { TestCa, startUpstream, startProxy, curl, request, echoUpstream } from './fixtures';
@@ -104,6 +105,30 @@ test('sessions resume with tickets; rotating the ticket keys ends resumption of 
   assert.equal(afterRotation.reused, false, 'a ticket sealed with retired keys does not');
   assert.ok(afterRotation.session);
   assert.equal((await connect(afterRotation.session)).reused, true, 'new tickets resume again');
+});
+
+test('acme-tls/1 handshakes get the challenge certificate; visitors of a live name keep theirs', async () => {
+  const p = await startProxy([]);
+  p.table.activate(ca.issue('live', ['live.test']));
+  const answer = ca.issue('answer', ['live.test', 'new.test']);
+  const challengeCtx = tls.createSecureContext({ cert: answer.certPem, key: answer.keyPem });
+  p.challenges.setTlsAlpn01('live.test', challengeCtx);
+  p.challenges.setTlsAlpn01('new.test', challengeCtx);
+  const hello = (servername: string, alpn: string[], maxVersion: tls.SecureVersion = 'TLSv1.3') =>
+    new Promise<{ serial: string; alpn: string | false | null }>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port: p.httpsPort, servername, ALPNProtocols: alpn, maxVersion, rejectUnauthorized: false }, () => {
+        resolve({ serial: s.getPeerCertificate().serialNumber, alpn: s.alpnProtocol });
+        s.destroy();
+      });
+      s.on('error', reject);
+    });
+  const serial = (pem: string) => new X509Certificate(pem).serialNumber;
+  assert.deepEqual(await hello('live.test', ['acme-tls/1']), { serial: serial(answer.certPem), alpn: 'acme-tls/1' });
+  assert.deepEqual(await hello('live.test', ['h2', 'http/1.1']), { serial: serial(p.table.certificates()[0]!.certPem), alpn: 'h2' });
+  assert.deepEqual(await hello('new.test', ['acme-tls/1']), { serial: serial(answer.certPem), alpn: 'acme-tls/1' });
+  assert.deepEqual(await hello('new.test', ['acme-tls/1'], 'TLSv1.2'), { serial: serial(answer.certPem), alpn: 'acme-tls/1' }, 'TLS 1.2 too, for a name not yet served');
+  p.challenges.deleteTlsAlpn01('new.test');
+  await assert.rejects(hello('new.test', ['acme-tls/1']), /no application protocol/, 'once the challenge is over, acme-tls/1 is no longer offered');
 });
 
 test('unknown names can get a default certificate instead, by setting', async () => {

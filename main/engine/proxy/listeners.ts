@@ -95,7 +95,12 @@ export function createHttpsServers(
         const answer = challenges.getTlsAlpn01(name);
         if (answer) return cb(null, answer);
       }
-      const ctx = source.contextFor(name) ?? (settings.unknownName === 'default-certificate' ? source.defaultContext() : undefined);
+      // A name with no certificate yet that is being validated: under TLS 1.2 the certificate is
+      // chosen before ALPN, and only the CA asks for such a name, so it gets the challenge answer.
+      const ctx =
+        source.contextFor(name) ??
+        challenges.getTlsAlpn01(name) ??
+        (settings.unknownName === 'default-certificate' ? source.defaultContext() : undefined);
       if (!ctx) return refuseName(this, cb);
       cb(null, ctx);
     },
