@@ -11,6 +11,7 @@ import { TestCa, startUpstream, startProxy, curl, request, echoUpstream } from '
 import { hashPassword } from '../../main/engine/proxy/basic-auth';
 import { tmpDir } from '../helpers/tmp';
 import { checkRoutes, Proxy } from '../../main/engine/proxy/proxy';
+import type { AccessEntry } from '../../main/engine/proxy/access-log';
 import { CertificateTable } from '../../main/engine/proxy/cert-source';
 
 const ca = new TestCa();
@@ -387,7 +388,8 @@ test('WebSocket echo through the proxy (HTTP/1.1 Upgrade and HTTP/2 extended CON
     ws.on('message', (m) => ws.send(`echo:${m.toString()}`));
   });
   const up = await startUpstream(() => {}, server);
-  const p = await startProxy([{ host: 'ws.test', upstreams: [up.url] }]);
+  const logged: AccessEntry[] = [];
+  const p = await startProxy([{ host: 'ws.test', upstreams: [up.url] }], { extra: { log: (e) => logged.push(e) } });
   p.table.activate(ca.issue('ws', ['ws.test']));
   const ws = new WebSocket(`wss://127.0.0.1:${p.httpsPort}/socket`, { headers: { host: 'ws.test' }, servername: 'ws.test', ca: ca.caPem } as ConstructorParameters<typeof WebSocket>[2]);
   const messages: string[] = [];
@@ -400,6 +402,7 @@ test('WebSocket echo through the proxy (HTTP/1.1 Upgrade and HTTP/2 extended CON
     ws.on('error', reject);
   });
   assert.deepEqual(messages, ['hello 127.0.0.1', 'echo:ping 1']);
+  assert.deepEqual(logged.map((e) => [e.status, e.path, e.route]), [[101, '/socket', 'ws.test']], 'the upgrade is in the access log');
   assert.equal(p.proxy.stats()[0]!.openUpgrades, 1);
   ws.close();
 

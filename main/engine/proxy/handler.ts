@@ -264,7 +264,23 @@ export class RequestHandler {
     const host = hostOf(rawHost);
     const url = req.url ?? '';
     const route = host && url.startsWith('/') ? this.state.table.match(host, url) : undefined;
+    const start = performance.now();
+    const logUpgrade = (status: number, upstream?: string) =>
+      this.state.log?.({
+        time: new Date().toISOString(),
+        remote: clientAddress(req),
+        proto: proto === 'https' ? 'https/1.1' : 'http/1.1',
+        method: req.method ?? '',
+        host: rawHost ?? '',
+        path: url,
+        status,
+        bytes: 0,
+        ms: Math.round((performance.now() - start) * 10) / 10,
+        route: route?.label,
+        upstream,
+      });
     const refuse = (status: number, text: string, extra = '') => {
+      logUpgrade(status);
       socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text) + 1}\r\n${extra}\r\n${text}\n`);
     };
     if (!route || !rawHost) return refuse(proto === 'https' ? 421 : 404, `Homeport does not serve ${host ?? 'this name'}.`);
@@ -288,6 +304,7 @@ export class RequestHandler {
         if (head.length) upSocket.write(head);
         route.counters.openUpgrades++;
         route.counters.requests++;
+        logUpgrade(101, target.upstream.url);
         upSocket.pipe(socket).pipe(upSocket);
         const close = () => {
           socket.destroy();
@@ -299,6 +316,7 @@ export class RequestHandler {
         upSocket.once('close', () => route.counters.openUpgrades--);
       });
       upReq.on('response', (upRes) => {
+        logUpgrade(upRes.statusCode ?? 0, target.upstream.url);
         let headLines = `HTTP/1.1 ${upRes.statusCode} ${upRes.statusMessage}\r\nconnection: close\r\n`;
         const out = clientResponseHeaders(upRes.headers);
         for (const [k, v] of Object.entries(out)) for (const one of ([] as unknown[]).concat(v)) headLines += `${k}: ${String(one)}\r\n`;
