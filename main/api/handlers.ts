@@ -22,8 +22,6 @@ export interface HandlerDeps {
   engine: Engine;
   host: Overview['host'];
   prefs: PrefsStore;
-  /** The pre-flight report for names (the same checks as `homeport check`). */
-  preflight(names: string[]): Promise<PreflightReport>;
   /** Whether the reverse proxy runs in this process, on which ports, or why not. */
   proxy: () => ProxyStatus;
   /** Per-route counters of the running proxy. */
@@ -170,8 +168,8 @@ export function createHandlers(deps: HandlerDeps): HomeportApi {
       return detail;
     },
 
-    preflight({ names }) {
-      return deps.preflight(names);
+    preflight({ names }): Promise<PreflightReport> {
+      return engine.preflightReport(names);
     },
 
     async issue(req: IssueInput) {

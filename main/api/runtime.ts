@@ -5,7 +5,6 @@ import type { ApiEvent, ProxyStatus } from './contract';
 import { createApiHost, toApiError, type ApiHost } from './dispatch';
 import { createHandlers, type HandlerDeps } from './handlers';
 import type { PrefsStore } from './prefs';
-import { preflightRunner } from './preflight';
 
 /**
  * Engine + contract, composed once for either host: the Electron shell and the headless
@@ -62,7 +61,6 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
     engine,
     host: opts.host,
     prefs: opts.prefs,
-    preflight: preflightRunner(engine),
     proxy: () => proxy,
     ...(serving ? { routeStats: serving.stats, routesChanged: serving.reload } : {}),
     ...(opts.setLaunchAtLogin ? { setLaunchAtLogin: opts.setLaunchAtLogin } : {}),

@@ -21,6 +21,7 @@ import type { LogListSource } from './ct/log-list-refresh';
 import type { ClockCheck, ClockVerdict } from './ct/clock-skew';
 import type { CtStatus } from './ct/status';
 import type { IssuancePreflight } from './preflight/issuance';
+import type { PreflightReport } from './preflight/types';
 
 /**
  * The engine: the one object every host (CLI, headless, Electron shell, `homeport serve`)
@@ -460,6 +461,14 @@ export class Engine {
     for (const issuer of this.issuers.values()) await issuer.then((i) => i.close(), () => undefined);
     this.issuers.clear();
     await this.saving;
+  }
+
+  /**
+   * The pre-flight report for names, as the lifecycle's check sees it: the same CA, resolver,
+   * addresses and ledger, and the proxy's ports counted as Homeport's own when it answers challenges.
+   */
+  preflightReport(names: string[]): Promise<PreflightReport> {
+    return this.preflight().report(names);
   }
 
   /** This machine's clock compared with the outside references seen so far (also by earlier runs). */

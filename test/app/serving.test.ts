@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Runtime } from '../../main/api/runtime';
 import { updateConfig } from '../../main/engine/config/file';
-import type { CertificateSummary, Overview, RouteView } from '../../main/api/contract';
+import type { CertificateSummary, Overview, PreflightReport, RouteView } from '../../main/api/contract';
 import { openTestRuntime, startAppWorld, worldDataDir, type AppWorld } from './fixture';
 
 // The app runs the reverse proxy itself (as `homeport serve` does): the wizard's certificate
@@ -63,6 +63,15 @@ test('the proxy runs on the configured ports, issues through its own listeners, 
   assert.equal(counters.errors, 0);
   assert.ok(counters.bytesOut >= body.length);
   assert.ok(counters.p99Ms !== undefined);
+});
+
+test("the wizard's pre-flight counts the running proxy's ports as Homeport's own, not another program's", async () => {
+  const report = await call<PreflightReport>('preflight', { names: ['home.example.com'] });
+  const ports = report.names[0]!.checks.find((c) => c.id === 'ports')!;
+  assert.equal(ports.status, 'pass', ports.summary);
+  assert.match(ports.summary, new RegExp(`Homeport's proxy listens on ports ${world.pebble.httpPort} and ${world.pebble.tlsPort}`));
+  assert.equal(report.verdict, 'ready');
+  assert.equal(report.recommendedChallenge, 'http-01');
 });
 
 test('a port already in use: the engine still runs and the overview says why, with the fix', async () => {
