@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { writeFileAtomic, fsyncDir } from '../atomic-file';
 import { HomeportError } from '../errors';
-import type { ResolvedCa } from './cas';
+import { capitalized, type ResolvedCa } from './cas';
 import type { CaClient } from './client';
 
 /**
@@ -124,13 +124,13 @@ export async function ensureAccount(
   // Re-registering a forgotten account: the terms were accepted when it was first created.
   const accepted = opts.acceptTos || opts.forgetStored;
   if (tos && !accepted) {
-    throw new HomeportError('acme.tos-not-accepted', `${ca.displayName} asks you to accept its terms of service (${tos}) before it creates an account.`, {
+    throw new HomeportError('acme.tos-not-accepted', `${capitalized(ca.displayName)} asks you to accept its terms of service (${tos}) before it creates an account.`, {
       fix: `Read ${tos} and pass --accept-tos (or accept them in the app).`,
       details: { termsOfService: tos },
     });
   }
   if ((ca.eabRequired || client.directory.meta?.externalAccountRequired) && !ca.eab) {
-    throw new HomeportError('acme.eab-required', `${ca.displayName} requires External Account Binding (EAB) credentials to create an account.`, {
+    throw new HomeportError('acme.eab-required', `${capitalized(ca.displayName)} requires External Account Binding (EAB) credentials to create an account.`, {
       fix: `${ca.eabHint ?? 'Get an EAB key id and HMAC key from the CA.'} Then pass --eab-kid and --eab-hmac-key.`,
     });
   }

@@ -97,7 +97,8 @@ export function resolveCa(spec: CaSpec): ResolvedCa {
   }
   return {
     id: caIdFromUrl(url),
-    displayName: url.host,
+    // Named by where it is: "the CA at 127.0.0.1:14000" reads as a CA where a name belongs.
+    displayName: `the CA at ${url.host}`,
     directoryUrl: url.href,
     caaIdentities: [],
     eabRequired: false,
@@ -106,6 +107,11 @@ export function resolveCa(spec: CaSpec): ResolvedCa {
     caRoot: spec.caRoot,
     eab: spec.eab,
   };
+}
+
+/** A CA's display name at the start of a sentence ("The CA at 127.0.0.1:14000 …"). */
+export function capitalized(displayName: string): string {
+  return displayName.charAt(0).toUpperCase() + displayName.slice(1);
 }
 
 /** A folder-safe, stable id for a directory URL: host, port and path. */

@@ -5,6 +5,7 @@ import { HomeportError } from '../errors';
 import { acme, withConnection } from './acme-http';
 import { AcmeProblemError, addressFromDetail, type AcmeProblem } from './problems';
 import type { AcmeDirectory, CaConnection } from './transport';
+import { capitalized } from './cas';
 
 export type { Authorization, Order };
 export type AcmeChallenge = Challenge & {
@@ -140,7 +141,7 @@ export class CaClient {
       const [done] = await this.run((c) => c.getAuthorizations({ authorizations: [authz.url] } as Order), opts.signal);
       if (done?.status === 'valid') return done;
       if (done?.status === 'pending') {
-        throw new HomeportError('acme.timeout', `${this.label} kept the authorization of ${name} pending for too long.`, {
+        throw new HomeportError('acme.timeout', `${capitalized(this.label)} kept the authorization of ${name} pending for too long.`, {
           fix: 'Try again later; the CA may be overloaded.',
           cause: e,
         });
@@ -187,7 +188,7 @@ export class CaClient {
   }
 
   badResponse(why: string, cause?: unknown): HomeportError {
-    return new HomeportError('acme.bad-response', `The CA ${this.label} answered something unexpected: ${why}.`, {
+    return new HomeportError('acme.bad-response', `${capitalized(this.label)} answered something unexpected: ${why}.`, {
       fix: 'Try again later; if it persists the CA may be misbehaving: use another CA.',
       cause,
     });

@@ -5,7 +5,7 @@ import type { ChallengeType, IssueRequest, IssuedCertificate, Issuer, KeyType, R
 import type { RateLimitLedger } from '../preflight/rate-limits';
 import { accountDir, ensureAccount, loadOrCreateAccountKey } from './accounts';
 import { ariCertId, fetchRenewalInfo, toRenewalWindow } from './ari';
-import { resolveCa, type CaSpec, type ResolvedCa } from './cas';
+import { capitalized, resolveCa, type CaSpec, type ResolvedCa } from './cas';
 import { ChallengeStore } from './challenges';
 import { CaClient, type AcmeChallenge, type Authorization, type Order } from './client';
 import type { DnsProvider } from './dns-provider';
@@ -171,14 +171,14 @@ export class AcmeIssuer implements Issuer {
         const s = this.sessions.get(ca.id);
         if (s) this.forget(s);
         if (!next) break;
-        req.onProgress?.(`${ca.displayName} failed (${e instanceof Error ? e.message : String(e)}); trying ${next.displayName}`);
+        req.onProgress?.(`${capitalized(ca.displayName)} failed (${e instanceof Error ? e.message : String(e)}); trying ${next.displayName}`);
       }
     }
     if (failures.length === 1) throw failures[0].error;
     const first = failures[0].error;
     throw new HomeportError(
       'acme.all-cas-failed',
-      `No CA issued the certificate: ${failures.map((f) => `${f.ca.displayName}: ${f.error instanceof Error ? f.error.message : String(f.error)}`).join(' ')}`,
+      `No CA issued the certificate: ${failures.map((f) => `${capitalized(f.ca.displayName)}: ${f.error instanceof Error ? f.error.message : String(f.error)}`).join(' ')}`,
       {
         fix: first instanceof HomeportError ? first.fix : 'Try again later.',
         cause: first,
@@ -190,7 +190,7 @@ export class AcmeIssuer implements Issuer {
   /** acme-client's own plain Errors (a malformed answer, a timeout) in words. */
   private explain(e: unknown, ca: ResolvedCa, signal: AbortSignal | undefined): unknown {
     if (e instanceof HomeportError || signal?.aborted || !(e instanceof Error)) return e;
-    return new HomeportError('acme.bad-response', `The CA ${ca.displayName} answered something unexpected: ${e.message}.`, {
+    return new HomeportError('acme.bad-response', `${capitalized(ca.displayName)} answered something unexpected: ${e.message}.`, {
       fix: 'Try again later; if it persists the CA may be misbehaving: use another CA.',
       cause: e,
     });
@@ -250,7 +250,7 @@ export class AcmeIssuer implements Issuer {
     const progress = (step: string) => req.onProgress?.(step);
     const signal = req.signal;
     if (!ca.issuesForIp && names.some((n) => isIP(n))) {
-      throw new HomeportError('acme.ip-not-supported', `${ca.displayName} does not issue certificates for IP addresses.`, {
+      throw new HomeportError('acme.ip-not-supported', `${capitalized(ca.displayName)} does not issue certificates for IP addresses.`, {
         fix: "Use a domain name, or a CA that issues for IP addresses (Let's Encrypt).",
       });
     }
@@ -339,7 +339,7 @@ export class AcmeIssuer implements Issuer {
     const type = allowed.find((t) => authz.challenges.some((c) => c.type === t));
     const challenge = authz.challenges.find((c) => c.type === type) as AcmeChallenge | undefined;
     if (!type || !challenge) {
-      throw new HomeportError('acme.no-usable-challenge', `${ca.displayName} offers ${authz.challenges.map((c) => c.type).join(', ') || 'no challenge'} for ${name}, and Homeport can answer only ${allowed.join(', ') || 'none'} here.`, {
+      throw new HomeportError('acme.no-usable-challenge', `${capitalized(ca.displayName)} offers ${authz.challenges.map((c) => c.type).join(', ') || 'no challenge'} for ${name}, and Homeport can answer only ${allowed.join(', ') || 'none'} here.`, {
         fix: 'Choose another challenge (--challenge) or configure a DNS provider for dns-01.',
       });
     }

@@ -3,6 +3,7 @@ import { networkInterfaces } from 'node:os';
 import { HomeportError } from '../errors';
 import type { ChallengeType } from '../certs/types';
 import { aaaaNotThisHost, caaForbids, dnsServfail, nameDoesNotExist } from '../preflight/wording';
+import { capitalized } from './cas';
 
 /** An RFC 7807 problem document as ACME servers send it (RFC 8555 §6.7). */
 export interface AcmeProblem {
@@ -156,45 +157,45 @@ function diagnose(short: string, p: AcmeProblem, ctx: ProblemContext): { message
     }
     case 'rateLimited':
       return {
-        message: `${ctx.ca} refused: a rate limit was reached${detail}.`,
+        message: `${capitalized(ctx.ca)} refused: a rate limit was reached${detail}.`,
         fix: `Wait and try again${when} (Homeport will not retry sooner); for tests use a staging CA, or add a fallback CA.`,
       };
     case 'rejectedIdentifier':
     case 'unsupportedIdentifier':
       return {
-        message: `${ctx.ca} will not issue for ${name}${detail}.`,
+        message: `${capitalized(ctx.ca)} will not issue for ${name}${detail}.`,
         fix: 'Use a name this CA accepts (public domains, no internal names), or another CA.',
       };
     case 'externalAccountRequired':
       return {
-        message: `${ctx.ca} requires External Account Binding${detail}.`,
+        message: `${capitalized(ctx.ca)} requires External Account Binding${detail}.`,
         fix: 'Create EAB credentials in the CA\'s dashboard and pass --eab-kid and --eab-hmac-key.',
       };
     case 'userActionRequired':
       return {
-        message: `${ctx.ca} needs you to act (usually new terms of service)${detail}.`,
+        message: `${capitalized(ctx.ca)} needs you to act (usually new terms of service)${detail}.`,
         fix: 'Read the CA\'s new terms and accept them (--accept-tos), then try again.',
       };
     case 'accountDoesNotExist':
       return {
-        message: `${ctx.ca} does not know this account${detail}.`,
+        message: `${capitalized(ctx.ca)} does not know this account${detail}.`,
         fix: 'Remove the account folder for this CA under <data>/accounts/ so Homeport creates a new one.',
       };
     case 'unauthorizedAccount':
     case 'badSignatureAlgorithm':
     case 'badPublicKey':
-      return { message: `${ctx.ca} refused the account key${detail}.`, fix: 'Remove the account folder for this CA under <data>/accounts/ so Homeport creates a new one.' };
+      return { message: `${capitalized(ctx.ca)} refused the account key${detail}.`, fix: 'Remove the account folder for this CA under <data>/accounts/ so Homeport creates a new one.' };
     case 'badCSR':
-      return { message: `${ctx.ca} refused the certificate request${detail}.`, fix: 'Try another key type (ECDSA P-256, the default, is accepted everywhere).' };
+      return { message: `${capitalized(ctx.ca)} refused the certificate request${detail}.`, fix: 'Try another key type (ECDSA P-256, the default, is accepted everywhere).' };
     case 'serverInternal':
-      return { message: `${ctx.ca} had an internal error${detail}.`, fix: `Try again${when}; if it persists the CA is down: add a fallback CA.` };
+      return { message: `${capitalized(ctx.ca)} had an internal error${detail}.`, fix: `Try again${when}; if it persists the CA is down: add a fallback CA.` };
     case 'compound':
       return {
-        message: `${ctx.ca} refused several names: ${(p.subproblems ?? []).map((s) => `${s.identifier?.value ?? '?'}: ${s.detail ?? s.type}`).join('; ')}.`,
+        message: `${capitalized(ctx.ca)} refused several names: ${(p.subproblems ?? []).map((s) => `${s.identifier?.value ?? '?'}: ${s.detail ?? s.type}`).join('; ')}.`,
         fix: 'Fix each name listed, or issue them separately.',
       };
     default:
-      return { message: `${ctx.ca} reported a problem (${short})${detail}.`, fix: 'Try again; if it persists, check the CA\'s status page.' };
+      return { message: `${capitalized(ctx.ca)} reported a problem (${short})${detail}.`, fix: 'Try again; if it persists, check the CA\'s status page.' };
   }
 }
 

@@ -2,6 +2,7 @@ import * as https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { HomeportError } from '../errors';
+import { capitalized } from './cas';
 
 /**
  * The connection to one CA, shared by acme-client's requests (acme-http.ts hands them this
@@ -121,13 +122,18 @@ export class CaConnection {
     });
   }
 
+  /** "The CA Let's Encrypt at acme-v02.api.letsencrypt.org", or "The CA at 127.0.0.1:14000" for one named by where it is. */
+  private named(host: string): string {
+    return this.label.endsWith(host) ? capitalized(this.label) : `The CA ${this.label} at ${host}`;
+  }
+
   /** Turns a socket or TLS failure into words: who could not be reached, why, and what to do. */
   networkError(url: string, e: unknown): unknown {
     if (e instanceof HomeportError || (e as Error)?.name === 'AbortError' || (e as Error)?.name === 'CanceledError') return e;
     const code = (e as NodeJS.ErrnoException)?.code ?? '';
     const host = new URL(url).host;
     if (TLS_TRUST_CODES.has(code)) {
-      return new HomeportError('acme.directory-untrusted', `The CA ${this.label} at ${host} presented a TLS certificate Homeport does not trust (${code}).`, {
+      return new HomeportError('acme.directory-untrusted', `${this.named(host)} presented a TLS certificate Homeport does not trust (${code}).`, {
         fix: 'For a private CA (step-ca, Pebble) pass its root with --ca-root <pem>; check that the file is the root of this CA.',
         cause: e,
         details: { url, tlsCode: code },
@@ -139,7 +145,7 @@ export class CaConnection {
       : code === 'ETIMEDOUT' || code === 'ECONNABORTED' ? 'it did not answer in time'
       : code === 'ECONNRESET' ? 'the connection was reset'
       : code || ((e as Error)?.message ?? String(e));
-    return new HomeportError('acme.unreachable', `The CA ${this.label} at ${host} cannot be reached: ${why}.`, {
+    return new HomeportError('acme.unreachable', `${this.named(host)} cannot be reached: ${why}.`, {
       fix: 'Check the directory URL, this machine\'s internet connection and any firewall; the CA may also be down (try again later or add a fallback CA).',
       cause: e,
       details: { url, networkCode: code },

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { accountDir, ensureAccount, loadOrCreateAccountKey } from '../acme/accounts';
-import { CA_PRESETS, ResolvedCa, resolveCa } from '../acme/cas';
+import { CA_PRESETS, ResolvedCa, capitalized, resolveCa } from '../acme/cas';
 import { CaClient } from '../acme/client';
 import { CaConnection, fetchDirectory, loadCaBundle } from '../acme/transport';
 import type { Solvers } from '../acme/solvers';
@@ -65,7 +65,7 @@ export function stagingFor(resolved: ResolvedCa, caRoot?: string): ResolvedCa | 
   }
   if (!resolved.preset) return { ...resolved, caRoot };
   return {
-    unavailable: `${resolved.displayName} has no staging environment Homeport can use without separate credentials. Run the dry run with --ca letsencrypt-staging: it tests the same ports and DNS.`,
+    unavailable: `${capitalized(resolved.displayName)} has no staging environment Homeport can use without separate credentials. Run the dry run with --ca letsencrypt-staging: it tests the same ports and DNS.`,
   };
 }
 

@@ -170,7 +170,7 @@ export async function checkCaa(
           ? `CAA records at ${found.owner} allow only ${v.issuers.join(', ')}; ${ca.displayName} does not publish its CAA identity, so Homeport cannot tell whether it is among them.`
           : `The CAA records at ${found.owner} do not restrict CAs.`,
         found.evidence,
-        v.issuers.length ? `Make sure one of ${v.issuers.join(', ')} is ${ca.displayName}'s CAA identity (its documentation names it).` : null,
+        v.issuers.length ? `Make sure one of ${v.issuers.join(', ')} is the CAA identity of ${ca.displayName} (its documentation names it).` : null,
       ),
       facts: { allowedChallenges: ALL, forbidden: false, owner: found.owner, records: found.records },
     };

@@ -4,6 +4,7 @@ import { normalizeName } from '../acme/names';
 import { isHomeportError } from '../errors';
 import { classifyAddress } from './addresses';
 import { check, CheckResult } from './types';
+import { capitalized } from '../acme/cas';
 
 /**
  * Check 1: can this name get a publicly trusted certificate at all? Syntax and lengths (the
@@ -54,7 +55,7 @@ export function checkName(input: string, ca: CaNameFacts): { result: CheckResult
     }
     if (!ca.issuesForIp) {
       return unusable(
-        `${ca.displayName} does not issue certificates for IP addresses.`,
+        `${capitalized(ca.displayName)} does not issue certificates for IP addresses.`,
         "Use a domain name, or a CA that issues for IP addresses (Let's Encrypt does, as short-lived certificates).",
       );
     }

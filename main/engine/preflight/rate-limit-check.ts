@@ -2,6 +2,7 @@ import type { RateLimitLedger } from './rate-limits';
 import { registeredDomain } from './rate-limits';
 import { check, CheckResult } from './types';
 import { formatDuration } from './wording';
+import { capitalized } from '../acme/cas';
 
 /**
  * Check 7: the rate-limit ledger's view of the order these names would make. Findings that
@@ -16,7 +17,7 @@ export function checkRateLimits(
   const a = ledger.assess(req);
   if (a.findings.length === 0) {
     return () =>
-      check('rate-limits', 'pass', `${req.caName} publishes no rate limits Homeport meters; a "rate limited" answer from it is obeyed as told.`);
+      check('rate-limits', 'pass', `${capitalized(req.caName)} publishes no rate limits Homeport meters; a "rate limited" answer from it is obeyed as told.`);
   }
   return (name) => {
     const domain = registeredDomain(name);
@@ -30,7 +31,7 @@ export function checkRateLimits(
       return check(
         'rate-limits',
         'fail',
-        `${req.caName} would refuse now: ${blocked.map((f) => f.message).join(' ')}`,
+        `${capitalized(req.caName)} would refuse now: ${blocked.map((f) => f.message).join(' ')}`,
         evidence,
         `Wait ${formatDuration(until - a.now)} (until ${new Date(until).toISOString()}); Homeport will not send the order sooner. To experiment meanwhile, use the staging CA.`,
       );
@@ -40,11 +41,11 @@ export function checkRateLimits(
       return check(
         'rate-limits',
         'warn',
-        `Close to ${req.caName}'s rate limits: ${warn.map((f) => f.message).join(' ')}`,
+        `Close to the rate limits of ${req.caName}: ${warn.map((f) => f.message).join(' ')}`,
         evidence,
         'Avoid repeated attempts now: test with --dry-run (staging) until the check is clean.',
       );
     }
-    return check('rate-limits', 'pass', `Within ${req.caName}'s rate limits.`, evidence);
+    return check('rate-limits', 'pass', `Within the rate limits of ${req.caName}.`, evidence);
   };
 }
