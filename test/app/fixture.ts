@@ -4,9 +4,7 @@ import { filePrefsStore } from '../../main/api/prefs';
 import { openRuntime, type Runtime } from '../../main/api/runtime';
 import { startBind, type Bind } from '../helpers/bind';
 import { startPebble, type Pebble } from '../helpers/pebble';
-import { mkdtempSync, rmSync } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import { tmpDir } from '../helpers/tmp';
 
 /**
  * The app's test world: a real Pebble (its challtestsrv answers 127.0.0.1 for every name, so
@@ -20,8 +18,6 @@ export const PUBLIC_V4 = '203.0.113.10';
 export interface AppWorld {
   pebble: Pebble;
   bind: Bind;
-  /** Data directories made for this world; removed by stop(). */
-  dirs: string[];
   stop(): Promise<void>;
 }
 
@@ -32,26 +28,21 @@ export async function startAppWorld(): Promise<AppWorld> {
       zones: [{ name: 'example.com', records: [`home IN A ${PUBLIC_V4}`, `www.home IN A ${PUBLIC_V4}`, `nas IN A ${PUBLIC_V4}`, 'nas IN AAAA 2001:db8::99'] }],
     }),
   ]);
-  const dirs: string[] = [];
   return {
     pebble,
     bind,
-    dirs,
     stop: async () => {
       await Promise.all([pebble.stop(), bind.stop()]);
-      for (const d of dirs) rmSync(d, { recursive: true, force: true });
     },
   };
 }
 
 /**
- * A data directory whose config points at the world's CA, challenge ports and DNS. (Not
- * helpers/tmp.ts: its after() hook, registered from a before() hook, would remove the
- * directory as soon as that hook ends.)
+ * A data directory whose config points at the world's CA, challenge ports and DNS. The log
+ * list stays the shipped one: a running engine would otherwise fetch it from the internet.
  */
 export async function worldDataDir(world: AppWorld, opts: { acceptTos?: boolean; email?: string | null; firstIssuanceMarginSeconds?: number } = {}): Promise<string> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'homeport-app-'));
-  world.dirs.push(dataDir);
+  const dataDir = tmpDir('homeport-app-');
   await saveConfig(
     dataDir,
     ConfigSchema.parse({
@@ -61,7 +52,7 @@ export async function worldDataDir(world: AppWorld, opts: { acceptTos?: boolean;
       listeners: { httpPort: world.pebble.httpPort, httpsPort: world.pebble.tlsPort },
       resolver: world.bind.address,
       publicIps: [PUBLIC_V4],
-      ...(opts.firstIssuanceMarginSeconds !== undefined ? { ct: { firstIssuanceMarginSeconds: opts.firstIssuanceMarginSeconds } } : {}),
+      ct: { refreshLogList: false, ...(opts.firstIssuanceMarginSeconds !== undefined ? { firstIssuanceMarginSeconds: opts.firstIssuanceMarginSeconds } : {}) },
     }),
   );
   return dataDir;

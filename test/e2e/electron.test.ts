@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { _electron } from 'playwright-core';
+import { saveConfig } from '../../main/engine/config/file';
+import { ConfigSchema } from '../../main/engine/config/schema';
 import { electronBinary, NO_ELECTRON_REASON } from '../../main/shell/binary';
 import { repoRoot } from '../helpers/paths';
+import { tmpDir } from '../helpers/tmp';
 
 // The real Electron app, where its binary exists. It cannot be downloaded here (no internet,
 // ELECTRON_SKIP_BINARY_DOWNLOAD=1 in .ci/run), so this skips with the reason; the security
@@ -14,7 +14,9 @@ import { repoRoot } from '../helpers/paths';
 const bin = electronBinary();
 
 test('the Electron app starts, shows the UI, and exposes only the contract to the page', { skip: bin ? false : NO_ELECTRON_REASON }, async () => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'homeport-electron-'));
+  const dataDir = tmpDir('homeport-electron-');
+  // The shipped log list: the app would otherwise fetch one from the internet a minute in.
+  await saveConfig(dataDir, ConfigSchema.parse({ ct: { refreshLogList: false } }));
   const app = await _electron.launch({ executablePath: bin!, args: [repoRoot], env: { ...process.env, HOMEPORT_DATA_DIR: dataDir } });
   try {
     const page = await app.firstWindow();
@@ -34,6 +36,5 @@ test('the Electron app starts, shows the UI, and exposes only the contract to th
     assert.equal(new URL(page.url()).origin, 'app://homeport');
   } finally {
     await app.close();
-    rmSync(dataDir, { recursive: true, force: true });
   }
 });
