@@ -69,7 +69,7 @@ test('homeport serve proxies the configured routes, reloads routes and picks up 
   const up = await echoUpstream('one');
   const up2 = await echoUpstream('two');
   const dataDir = tmpDir();
-  writeFileSync(path.join(dataDir, 'config.json'), JSON.stringify({ proxy: { listen: ['127.0.0.1'], certificatePollMs: 200 } }));
+  writeFileSync(path.join(dataDir, 'config.json'), JSON.stringify({ ct: { refreshLogList: false }, proxy: { listen: ['127.0.0.1'], certificatePollMs: 200 } }));
   storeCert(dataDir, ca.issue('site', ['site.test', 'other.test']), '01');
   assert.equal((await homeport(['route', 'add', 'site.test', up.url, '--data-dir', dataDir])).code, 0);
   const [httpPort, httpsPort] = [await freePort(), await freePort()];

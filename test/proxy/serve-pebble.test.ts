@@ -20,7 +20,7 @@ test('homeport serve issues a missing certificate through its own listeners, the
       acceptTos: true,
       cas: [{ ca: pebble.directoryUrl, caRoot: pebble.caRootFile }],
       certificates: [{ name: 'site', names: ['site.example.test'], challenge: 'http-01', serving: 'serve-now' }],
-      readinessMarginSeconds: 0,
+      ct: { firstIssuanceMarginSeconds: 2, refreshLogList: false },
       routes: [{ host: 'site.example.test', upstreams: [up.url] }],
       proxy: { listen: ['127.0.0.1'] },
     }),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RouteSchema } from './routes';
+import { ProxySettingsSchema, RouteSchema } from './routes';
 
 /**
  * The config model: what the user asked for (CAs, certificates, ports, routes). Stored as
@@ -103,6 +103,8 @@ export const ConfigSchema = z.looseObject({
   publicIps: z.array(z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 or IPv6 address' })).optional(),
   ct: CtSettingsSchema,
   routes: z.array(RouteSchema).default([]),
+  /** How the proxy behaves (config/routes.ts); prefault, not default: zod then fills in every field. */
+  proxy: ProxySettingsSchema.prefault({}),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -12,6 +12,8 @@ import { HomeportError } from '../errors';
 export interface CertificateSource {
   /** The context for `servername` (lower-case ASCII): exact name first, then `*.parent`. */
   contextFor(servername: string): SecureContext | undefined;
+  /** The same lookup, with the id the certificate is stored under (for handshake holds). */
+  servedFor(servername: string): { id: string; context: SecureContext } | undefined;
   /** The context for clients without SNI and unknown names, when the settings allow one. */
   defaultContext(): SecureContext | undefined;
   /**
@@ -21,6 +23,13 @@ export interface CertificateSource {
   readonly ticketKeys: Buffer;
   onTicketKeys(fn: (keys: Buffer) => void): () => void;
 }
+
+/**
+ * "Hold the TLS handshake up to N seconds" (on-demand issuance): for a certificate id,
+ * undefined when a handshake may go ahead, or a promise that settles when it may (the
+ * engine's handshakeHold: at CT-ready, capped by the policy).
+ */
+export type HandshakeHold = (certId: string) => Promise<void> | undefined;
 
 /** A certificate as the proxy serves it: PEMs plus the id it is stored under. */
 export interface ServedCertificate {
@@ -83,7 +92,7 @@ type KeysListener = (ticketKeys: Buffer) => void;
  * in one step.
  */
 export class CertificateTable implements CertificateSource {
-  private readonly byName = new Map<string, SecureContext>();
+  private readonly byName = new Map<string, { id: string; context: SecureContext }>();
   private readonly byId = new Map<string, { names: string[]; context: SecureContext; cert: ServedCertificate }>();
   private readonly listeners = new Set<Listener>();
   private readonly keyListeners = new Set<KeysListener>();
@@ -150,6 +159,10 @@ export class CertificateTable implements CertificateSource {
   }
 
   contextFor(servername: string): SecureContext | undefined {
+    return this.servedFor(servername)?.context;
+  }
+
+  servedFor(servername: string): { id: string; context: SecureContext } | undefined {
     const exact = this.byName.get(servername);
     if (exact) return exact;
     const dot = servername.indexOf('.');
@@ -167,7 +180,7 @@ export class CertificateTable implements CertificateSource {
   /** Later activations win a name two certificates share; a removed id frees its names. */
   private rebuildNames(stale: string[]): void {
     for (const n of stale) this.byName.delete(n);
-    for (const { names, context } of this.byId.values()) for (const n of names) this.byName.set(n, context);
+    for (const [id, { names, context }] of this.byId) for (const n of names) this.byName.set(n, { id, context });
   }
 }
 

@@ -4,7 +4,7 @@ import type { SecureContext } from 'node:tls';
 import { ChallengeStore } from '../acme/challenges';
 import { HomeportError } from '../errors';
 import type { ProxySettingsInput, RouteInput } from '../config/routes';
-import type { CertificateTable, ServedCertificate } from './cert-source';
+import type { CertificateTable, HandshakeHold, ServedCertificate } from './cert-source';
 import { checkRoutes } from './proxy';
 import { mergeStats, type RouteStats } from './stats';
 
@@ -21,18 +21,23 @@ export type ToWorker =
       certificates: ServedCertificate[];
       defaultCertificate?: string;
       http01: [string, string][];
+      holds: string[];
     }
   | { type: 'routes'; routes: RouteInput[] }
   | { type: 'cert'; cert: ServedCertificate }
   | { type: 'cert-remove'; id: string }
   | { type: 'ticket-keys'; ticketKeys: string }
   | { type: 'http01'; token: string; keyAuthorization?: string }
+  | { type: 'holds'; ids: string[] }
+  | { type: 'hold-done'; seq: number }
   | { type: 'stats'; id: number }
   | { type: 'stop'; drainMs: number };
 
 export type FromWorker =
   | { type: 'ready'; httpPort: number; httpsPort: number }
   | { type: 'failed'; code: string; message: string; fix?: string }
+  /** A handshake for a held certificate waits for the primary's answer (its engine holds the clock). */
+  | { type: 'hold'; id: string; seq: number }
   | { type: 'stats'; id: number; stats: RouteStats[] };
 
 /**
@@ -85,6 +90,8 @@ export interface ClusterOptions {
   certificates: CertificateTable;
   defaultCertificate?: string;
   challenges: BroadcastChallengeStore;
+  /** Answers the workers' handshake holds (the engine's handshakeHold). */
+  handshakeHold?: HandshakeHold;
 }
 
 /**
@@ -96,6 +103,7 @@ export class ProxyCluster {
   private readonly workers: Worker[] = [];
   private readonly unsubscribe: (() => void)[] = [];
   private routeInputs: RouteInput[];
+  private held: string[] = [];
   private nextStatsId = 1;
   private bound = { httpPort: 0, httpsPort: 0 };
   private stopping = false;
@@ -136,6 +144,13 @@ export class ProxyCluster {
   private fork(slot: number): Worker {
     const w = cluster.fork({ HOMEPORT_PROXY_WORKER: '1' });
     this.workers[slot] = w;
+    w.on('message', (m: FromWorker) => {
+      if (m.type !== 'hold') return;
+      const reply = () => w.isConnected() && w.send({ type: 'hold-done', seq: m.seq } satisfies ToWorker, undefined, () => {});
+      const wait = this.opts.handshakeHold?.(m.id);
+      if (wait) wait.then(reply, reply);
+      else reply();
+    });
     w.on('exit', (code, signal) => {
       if (!this.running || this.stopping || this.workers[slot] !== w) return;
       process.stderr.write(`homeport: a proxy worker stopped (${signal ?? `exit ${code}`}); starting a new one\n`);
@@ -156,6 +171,15 @@ export class ProxyCluster {
   /** Process ids of the workers (for memory figures). */
   pids(): number[] {
     return this.workers.map((w) => w.process.pid!).filter(Boolean);
+  }
+
+  /**
+   * The certificates whose handshakes are held now. Workers ask the primary only for these,
+   * so a handshake for any other name costs no round trip.
+   */
+  setHeld(ids: string[]): void {
+    this.held = ids;
+    this.broadcast({ type: 'holds', ids });
   }
 
   setRoutes(routes: RouteInput[]): void {
@@ -230,6 +254,7 @@ export class ProxyCluster {
         certificates: table.certificates(),
         defaultCertificate: this.opts.defaultCertificate,
         http01: this.opts.challenges.pending(),
+        holds: this.held,
       } satisfies ToWorker);
     });
   }

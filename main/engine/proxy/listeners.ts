@@ -5,7 +5,7 @@ import * as net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { ACME_TLS_ALPN, HTTP01_PATH_PREFIX, type ChallengeStore } from '../acme/challenges';
 import type { ProxySettings } from '../config/routes';
-import type { CertificateSource } from './cert-source';
+import type { CertificateSource, HandshakeHold } from './cert-source';
 import { TLS_CIPHERS } from './cert-source';
 import type { RequestHandler } from './handler';
 
@@ -70,6 +70,7 @@ export function createHttpsServers(
   challenges: ChallengeStore,
   handler: RequestHandler,
   httpsPort: () => number,
+  hold?: HandshakeHold,
 ): HttpsServers {
   const tlsServer = https.createServer({
     ...http1Options(settings),
@@ -97,8 +98,11 @@ export function createHttpsServers(
       }
       // A name with no certificate yet that is being validated: under TLS 1.2 the certificate is
       // chosen before ALPN, and only the CA asks for such a name, so it gets the challenge answer.
+      const served = source.servedFor(name);
+      const wait = served && hold?.(served.id);
+      if (wait) return holdHandshake(this, wait, settings.handshakeTimeoutMs, () => cb(null, source.contextFor(name) ?? served.context));
       const ctx =
-        source.contextFor(name) ??
+        served?.context ??
         challenges.getTlsAlpn01(name) ??
         (settings.unknownName === 'default-certificate' ? source.defaultContext() : undefined);
       if (!ctx) return refuseName(this, cb);
@@ -143,6 +147,21 @@ export function createHttpsServers(
   tlsServer.on('connect', refuseTunnel);
   tlsServer.on('tlsClientError', () => {});
   return { tls: tlsServer, h2, sessions };
+}
+
+/**
+ * Answers the ClientHello only once `wait` settles. The handshake timeout is paused meanwhile
+ * (the policy allows up to 120 s, more than a handshake normally gets) and re-armed after, and
+ * the context is looked up again then: a certificate activated during the wait is the one sent.
+ */
+function holdHandshake(socket: TLSSocket, wait: Promise<void>, handshakeTimeoutMs: number, answer: () => void): void {
+  socket.setTimeout(0);
+  const go = () => {
+    if (socket.destroyed) return;
+    socket.setTimeout(handshakeTimeoutMs);
+    answer();
+  };
+  wait.then(go, go);
 }
 
 /** A fatal unrecognized_name alert (RFC 6066 §3) as a plaintext TLS record: no ServerHello was sent yet. */

@@ -5,7 +5,7 @@ import { systemClock, type Clock } from '../clock';
 import { HomeportError } from '../errors';
 import { ProxySettingsSchema, RoutesSchema, describeIssues, type ProxySettings, type ProxySettingsInput, type RouteConfig, type RouteInput } from '../config/routes';
 import type { AccessLogger } from './access-log';
-import type { CertificateSource } from './cert-source';
+import type { CertificateSource, HandshakeHold } from './cert-source';
 import { RequestHandler, type HandlerState } from './handler';
 import { createHttpServer, createHttpsServers, listenAll, type HttpsServers } from './listeners';
 import { RouteTable } from './route-table';
@@ -25,6 +25,8 @@ export interface ProxyOptions {
   log?: AccessLogger;
   /** Port named in redirects when it differs from the one bound (behind port forwarding). */
   publicHttpsPort?: number;
+  /** Holds handshakes for a certificate served before it is CT-ready (the engine's handshakeHold). */
+  handshakeHold?: HandshakeHold;
 }
 
 /** Parses routes with the config's rules; a bad route is reported, never half-applied. */
@@ -75,7 +77,7 @@ export class Proxy {
     const challenges = this.opts.challenges ?? new ChallengeStore();
     const publicPort = () => this.opts.publicHttpsPort ?? this.bound.httpsPort;
     this.http = createHttpServer(this.settings, challenges, this.handler, publicPort);
-    this.https = createHttpsServers(this.settings, this.opts.certificates, challenges, this.handler, publicPort);
+    this.https = createHttpsServers(this.settings, this.opts.certificates, challenges, this.handler, publicPort, this.opts.handshakeHold);
     try {
       const a = await listenAll(this.http, this.opts.httpPort, this.settings.listen);
       this.bound.httpPort = a.port;

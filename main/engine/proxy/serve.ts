@@ -2,7 +2,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import * as path from 'node:path';
 import { ChallengeStore } from '../acme/challenges';
 import { loadConfig } from '../config/file';
-import { ProxySettingsSchema, describeIssues, type ProxySettings } from '../config/routes';
+import type { ProxySettings } from '../config/routes';
 import { HomeportError } from '../errors';
 import { fileAccessLog } from './access-log';
 import { CertificateTable, syncCertificatesFromStore } from './cert-source';
@@ -48,13 +48,7 @@ export interface Serving {
 export async function startServing(opts: ServeOptions): Promise<Serving> {
   const notice = opts.notice ?? (() => {});
   const config = await loadConfig(opts.dataDir);
-  const parsed = ProxySettingsSchema.safeParse((config as Record<string, unknown>).proxy ?? {});
-  if (!parsed.success) {
-    throw new HomeportError('config.invalid', `config.json: the proxy settings are not valid: ${describeIssues(parsed.error, 'proxy')}.`, {
-      fix: 'Correct the "proxy" section of config.json.',
-    });
-  }
-  const settings: ProxySettings = { ...parsed.data, workers: opts.workers ?? parsed.data.workers };
+  const settings: ProxySettings = { ...config.proxy, workers: opts.workers ?? config.proxy.workers };
   const accessLog = settings.accessLog === false ? undefined : (settings.accessLog ?? path.join(opts.dataDir, 'logs', 'access.log'));
   const httpPort = opts.httpPort ?? config.listeners.httpPort;
   const httpsPort = opts.httpsPort ?? config.listeners.httpsPort;
@@ -71,18 +65,31 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   await syncCerts();
   certificates.setDefault(settings.defaultCertificate);
 
+  let engine: Engine | undefined;
+  // "Hold the TLS handshake up to N seconds": the engine decides, once it runs.
+  const handshakeHold = (id: string) => engine?.handshakeHold(id);
   let proxy: Proxy | ProxyCluster;
   let challenges: ChallengeStore;
   let closeLog: (() => Promise<void>) | undefined;
   if (settings.workers > 1) {
     const store = new BroadcastChallengeStore();
     challenges = store;
-    proxy = new ProxyCluster({ workers: settings.workers, routes: config.routes, settings: { ...settings, accessLog }, httpPort, httpsPort, certificates, defaultCertificate: settings.defaultCertificate, challenges: store });
+    proxy = new ProxyCluster({
+      workers: settings.workers,
+      routes: config.routes,
+      settings: { ...settings, accessLog },
+      httpPort,
+      httpsPort,
+      certificates,
+      defaultCertificate: settings.defaultCertificate,
+      challenges: store,
+      handshakeHold,
+    });
   } else {
     challenges = new ChallengeStore();
     const log = accessLog ? fileAccessLog(accessLog) : undefined;
     closeLog = log?.close;
-    proxy = new Proxy({ routes: config.routes, settings, httpPort, httpsPort, certificates, challenges, log: log?.log });
+    proxy = new Proxy({ routes: config.routes, settings, httpPort, httpsPort, certificates, challenges, log: log?.log, handshakeHold });
   }
   let ports: { httpPort: number; httpsPort: number };
   try {
@@ -92,27 +99,36 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     throw e;
   }
 
-  let engine: Engine | undefined;
   if (opts.engine) {
     const { Engine } = await import('../engine.js');
+    let opened: Engine;
     try {
-      engine = await Engine.open({ ...opts.engine, dataDir: opts.dataDir, challenges });
+      opened = await Engine.open({ ...opts.engine, dataDir: opts.dataDir, challenges });
     } catch (e) {
       await proxy.stop(0);
       await closeLog?.();
       throw e;
     }
+    engine = opened;
+    // Workers ask the primary only about certificates held now (a first certificate served
+    // before it is CT-ready under the hold-handshake policy): told at activation, at start
+    // (holds restored after a restart) and at cert:ct-ready.
+    const cluster = proxy instanceof ProxyCluster ? proxy : undefined;
+    const updateHolds = () => cluster?.setHeld(opened.config.certificates.map((c) => c.name).filter((id) => opened.pendingReadyAt(id)));
     // The engine's promotions reach the proxy at once; the store sync then knows them.
     engine.onActivated((c) => {
+      updateHolds();
       certificates.activate({ id: c.id, certPem: c.certPem, chainPem: c.chainPem, keyPem: c.keyPem });
       known.set(c.id, c.meta.serial);
     });
+    engine.events.on('cert:ct-ready', () => updateHolds());
     engine.events.on('progress', (e) => notice(`${e.name}: ${e.step}`));
     engine.events.on('cert:issued', (e) => notice(`${e.name}: issued by ${e.issuer} (serial ${e.serial}), valid until ${e.notAfter}`));
     engine.events.on('cert:activated', (e) => notice(`${e.name}: now serving serial ${e.serial}`));
     engine.events.on('cert:failed', (e) => notice(`${e.name}: ${e.message}${e.fix ? ` Fix: ${e.fix}` : ''}${e.retryAt ? ` (next try ${e.retryAt})` : ''}`));
     try {
       await engine.start();
+      updateHolds();
     } catch (e) {
       await engine.close();
       await proxy.stop(0);

@@ -13,6 +13,19 @@ let proxy: Proxy | undefined;
 let table: CertificateTable | undefined;
 const challenges = new ChallengeStore();
 let closeLog: (() => Promise<void>) | undefined;
+/** Certificates whose handshakes the primary holds, and the handshakes waiting on it. */
+let held = new Set<string>();
+const waiting = new Map<number, () => void>();
+let nextSeq = 1;
+
+function handshakeHold(id: string): Promise<void> | undefined {
+  if (!held.has(id)) return undefined;
+  const seq = nextSeq++;
+  return new Promise<void>((resolve) => {
+    waiting.set(seq, resolve);
+    send({ type: 'hold', id, seq });
+  });
+}
 
 function send(m: FromWorker): void {
   process.send?.(m);
@@ -25,6 +38,7 @@ process.on('message', (m: ToWorker) => {
       for (const c of m.certificates) table.activate(c);
       table.setDefault(m.defaultCertificate);
       for (const [t, k] of m.http01) challenges.setHttp01(t, k);
+      held = new Set(m.holds);
       const log = m.settings.accessLog ? fileAccessLog(m.settings.accessLog) : undefined;
       closeLog = log?.close;
       try {
@@ -37,6 +51,7 @@ process.on('message', (m: ToWorker) => {
           certificates: table,
           challenges,
           log: log?.log,
+          handshakeHold,
         });
       } catch (e) {
         return fail(e);
@@ -59,6 +74,13 @@ process.on('message', (m: ToWorker) => {
     case 'http01':
       if (m.keyAuthorization === undefined) challenges.deleteHttp01(m.token);
       else challenges.setHttp01(m.token, m.keyAuthorization);
+      break;
+    case 'holds':
+      held = new Set(m.ids);
+      break;
+    case 'hold-done':
+      waiting.get(m.seq)?.();
+      waiting.delete(m.seq);
       break;
     case 'stats':
       send({ type: 'stats', id: m.id, stats: proxy?.stats() ?? [] });
