@@ -15,13 +15,7 @@ export async function writeFileAtomic(
   const dir = path.dirname(file);
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await fs.open(tmp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, opts.mode ?? 0o600);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await writeNewFile(tmp, data, opts.mode);
   try {
     await fs.rename(tmp, file);
   } catch (e) {
@@ -29,6 +23,20 @@ export async function writeFileAtomic(
     throw e;
   }
   await fsyncDir(dir);
+}
+
+/**
+ * Creates `file` (never replacing one: EEXIST if it is there) with `data` on disk before it
+ * returns. The building block of atomic writes, locks and files that must not be clobbered.
+ */
+export async function writeNewFile(file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  const handle = await fs.open(file, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, mode);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 export async function fsyncDir(dir: string): Promise<void> {

@@ -1,9 +1,9 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { HomeportError } from '../../main/engine/errors';
 import { CloudflareProvider, createDnsProvider } from '../../main/engine/acme/dns';
 import { freePort } from '../helpers/ports';
 import { type FakeCloudflare, startFakeCloudflare } from './fake-cloudflare';
+import { rejectsWith } from './rejects-with';
 
 // The Cloudflare provider against a local server speaking Cloudflare's API v4.
 
@@ -33,18 +33,6 @@ beforeEach(() => {
 
 const provider = (apiToken = GOOD, zoneId?: string) => new CloudflareProvider({ apiToken, zoneId, baseUrl: cf.baseUrl });
 const txt = (name: string) => cf.records.filter((r) => r.type === 'TXT' && r.name === name).map((r) => r.content).sort();
-
-async function rejectsWith(p: Promise<unknown>, code: string, message?: RegExp): Promise<HomeportError> {
-  const err = await p.then(
-    () => assert.fail(`expected ${code}`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof HomeportError, `not a HomeportError: ${err}`);
-  assert.equal(err.code, code, err.message);
-  if (message) assert.match(err.message, message);
-  assert.ok(err.fix, 'every error carries a fix');
-  return err;
-}
 
 describe('Cloudflare provider', () => {
   test('creates TXT records, a second alongside, and deletes exactly one by id', async () => {

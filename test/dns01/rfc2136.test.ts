@@ -4,13 +4,13 @@ import { randomBytes, randomInt } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import * as dnsPacket from 'dns-packet';
 import { ManualClock } from '../../main/engine/clock';
-import { HomeportError } from '../../main/engine/errors';
 import { Rfc2136Provider, createDnsProvider } from '../../main/engine/acme/dns';
 import { exchange } from '../../main/engine/dns/transport';
 import { signMessage, verifyResponse, type TsigKey } from '../../main/engine/acme/dns/tsig';
 import { CLASS_IN, OPCODE_UPDATE, TYPE_SOA, TYPE_TXT, encodeHeader, encodeName, encodeRecord, encodeTxtRdata, u16 } from '../../main/engine/acme/dns/wire';
 import { type Bind, startBind } from '../helpers/bind';
 import { freePort } from '../helpers/ports';
+import { rejectsWith } from './rejects-with';
 
 // RFC 2136 + TSIG against a real BIND on loopback: every byte we sign, BIND checks, and every
 // answer BIND signs, we check.
@@ -44,18 +44,6 @@ function key(name = 'homeport', over: Partial<TsigKey> = {}): TsigKey {
 
 function provider(over: Partial<ConstructorParameters<typeof Rfc2136Provider>[0]> = {}): Rfc2136Provider {
   return new Rfc2136Provider({ server: { host: bind.host, port: bind.port }, key: key(), ...over });
-}
-
-async function rejectsWith(p: Promise<unknown>, code: string, message?: RegExp): Promise<HomeportError> {
-  const err = await p.then(
-    () => assert.fail(`expected ${code}`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof HomeportError, `not a HomeportError: ${err}`);
-  assert.equal(err.code, code, err.message);
-  if (message) assert.match(err.message, message);
-  assert.ok(err.fix, 'every error carries a fix');
-  return err;
 }
 
 describe('RFC 2136 provider against BIND', () => {

@@ -1,6 +1,5 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { CaClient, type Authorization, type Order } from '../../main/engine/acme/client';
@@ -8,9 +7,9 @@ import { CaConnection, fetchDirectory } from '../../main/engine/acme/transport';
 import { startPebble, Pebble } from '../helpers/pebble';
 import { freePort } from '../helpers/ports';
 import { tmpDir } from '../helpers/tmp';
-import { cliPath } from '../helpers/paths';
-import { CHECK_IDS, PreflightReport } from '../../main/engine/preflight/types';
+import { CHECK_IDS } from '../../main/engine/preflight/types';
 import { startWorld, World, HOST_V4, HOST_V6 } from './zones';
+import { check, parseReport } from './check-cli';
 
 // `homeport check` end to end: exit codes, the JSON report's shape, and the dry run against a
 // real Pebble (the staging stand-in): a real order whose challenge is answered, then dropped.
@@ -23,27 +22,6 @@ before(async () => {
 after(async () => {
   await Promise.all([world?.stop(), pebble?.stop()]);
 });
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, 'check', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-/** The JSON on stdout; a crash shows its stderr instead of a bare parse error. */
-function parseReport(r: { stdout: string; stderr: string; code: number }): PreflightReport {
-  try {
-    return JSON.parse(r.stdout) as PreflightReport;
-  } catch {
-    throw new Error(`homeport check printed no JSON (exit ${r.code}): ${r.stderr}`);
-  }
-}
 
 async function base(extra: string[] = []): Promise<string[]> {
   return [
@@ -59,7 +37,7 @@ async function base(extra: string[] = []): Promise<string[]> {
 }
 
 test('exit 0 and the documented JSON shape when ready', async () => {
-  const r = await cli(['www.example.com', ...(await base())]);
+  const r = await check(['www.example.com', ...(await base())]);
   assert.equal(r.code, 0, r.stderr);
   const report = parseReport(r);
   assert.deepEqual(Object.keys(report), ['verdict', 'recommendedChallenge', 'names']);
@@ -76,12 +54,12 @@ test('exit 0 and the documented JSON shape when ready', async () => {
 });
 
 test('exit 1 when blocked, with the human report naming the fix', async () => {
-  const json = await cli(['v6bad.example.com', 'www.example.com', ...(await base())]);
+  const json = await check(['v6bad.example.com', 'www.example.com', ...(await base())]);
   assert.equal(json.code, 1);
   const report = parseReport(json);
   assert.equal(report.verdict, 'blocked');
   assert.deepEqual(report.names.map((n) => n.name), ['v6bad.example.com', 'www.example.com']);
-  const text = await cli(['v6bad.example.com', ...(await base()).filter((a) => a !== '--json')]);
+  const text = await check(['v6bad.example.com', ...(await base()).filter((a) => a !== '--json')]);
   assert.equal(text.code, 1);
   assert.match(text.stdout, /FAIL {2}dns {12}v6bad\.example\.com has an AAAA record 2001:db8::99 that is not this host: Let's Encrypt prefers IPv6 and will fail\./);
   assert.match(text.stdout, /Fix: Remove the AAAA record or point it at this host's IPv6 address/);
@@ -90,13 +68,13 @@ test('exit 1 when blocked, with the human report naming the fix', async () => {
 
 test('exit 2 when the check cannot run: unreachable resolver, bad arguments, unknown CA', async () => {
   const nobody = `127.0.0.1:${await freePort()}`;
-  const dead = await cli(['www.example.com', ...(await base()).map((a) => (a === world.parent.address ? nobody : a))]);
+  const dead = await check(['www.example.com', ...(await base()).map((a) => (a === world.parent.address ? nobody : a))]);
   assert.equal(dead.code, 2);
   assert.equal(JSON.parse(dead.stdout).error.code, 'preflight.dns-unreachable');
-  const badIp = await cli(['www.example.com', ...(await base()), '--public-ip', 'not-an-ip']);
+  const badIp = await check(['www.example.com', ...(await base()), '--public-ip', 'not-an-ip']);
   assert.equal(badIp.code, 2);
   assert.match(badIp.stderr, /"not-an-ip" is not an IP address\. Fix: Give --public-ip as an IPv4 or IPv6 address/);
-  const badCa = await cli(['www.example.com', ...(await base()), '--ca', 'nonsense']);
+  const badCa = await check(['www.example.com', ...(await base()), '--ca', 'nonsense']);
   assert.equal(badCa.code, 2);
   assert.match(badCa.stderr, /"nonsense" is neither a known CA nor a URL/);
 });
@@ -116,7 +94,7 @@ test('--ca URL reads the directory; --dry-run validates for real at Pebble and i
     '--ca-root', pebble.caRootFile,
     '--json',
   ];
-  const offline = parseReport(await cli(args));
+  const offline = parseReport(await check(args));
   const caa = offline.names[0].checks.find((c) => c.id === 'caa')!;
   // Pebble's directory publishes no meta.caaIdentities, so the CAA records cannot be matched.
   assert.equal(caa.status, 'warn');
@@ -124,12 +102,12 @@ test('--ca URL reads the directory; --dry-run validates for real at Pebble and i
   assert.equal(offline.names[0].checks.find((c) => c.id === 'dry-run')!.status, 'skip');
   await assert.rejects(fs.stat(path.join(dataDir, 'accounts')), 'nothing was sent to the CA without --dry-run');
 
-  const noTos = await cli([...args, '--dry-run']);
+  const noTos = await check([...args, '--dry-run']);
   const refused = parseReport(noTos).names[0].checks.find((c) => c.id === 'dry-run')!;
   assert.equal(refused.status, 'fail');
   assert.match(refused.summary, /asks you to accept its terms of service/);
 
-  const r = await cli([...args, '--dry-run', '--accept-tos']);
+  const r = await check([...args, '--dry-run', '--accept-tos']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const dry = parseReport(r).names[0].checks.find((c) => c.id === 'dry-run')!;
   assert.equal(dry.status, 'pass', JSON.stringify(dry));
@@ -158,7 +136,7 @@ test('--ca URL reads the directory; --dry-run validates for real at Pebble and i
   // The CA connects where nobody answers: the dry run fails with the same diagnosis as an
   // issuance (Pebble sends no validationRecord; the address and port come from its detail).
   const elsewhere = String(await freePort());
-  const w = await cli([...args.map((a) => (a === String(pebble.httpPort) ? elsewhere : a)), '--dry-run', '--accept-tos']);
+  const w = await check([...args.map((a) => (a === String(pebble.httpPort) ? elsewhere : a)), '--dry-run', '--accept-tos']);
   assert.equal(w.code, 1);
   const failed = parseReport(w).names[0].checks.find((c) => c.id === 'dry-run')!;
   assert.equal(failed.status, 'fail');

@@ -1,14 +1,12 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { startPebble, Pebble } from '../helpers/pebble';
 import { tmpDir } from '../helpers/tmp';
-import { cliPath } from '../helpers/paths';
-import type { PreflightReport } from '../../main/engine/preflight/types';
 import { startWorld, World, HOST_V4, HOST_V6 } from './zones';
 import { freePort } from '../helpers/ports';
+import { check, parseReport } from './check-cli';
 
 // A wildcard's dry run: dns-01 through the RFC 2136 provider configured in config.json, at a
 // Pebble that resolves names at the same BIND, so a pass proves the TXT record was published.
@@ -22,27 +20,6 @@ after(async () => {
   await pebble?.stop();
   await world?.stop();
 });
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, 'check', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-/** The JSON on stdout; a crash shows its stderr instead of a bare parse error. */
-function parseReport(r: { stdout: string; stderr: string; code: number }): PreflightReport {
-  try {
-    return JSON.parse(r.stdout) as PreflightReport;
-  } catch {
-    throw new Error(`homeport check printed no JSON (exit ${r.code}): ${r.stderr}`);
-  }
-}
 
 test('a wildcard is ready with the configured DNS provider, and its dns-01 dry run passes at Pebble', async () => {
   const dataDir = tmpDir();
@@ -61,20 +38,20 @@ test('a wildcard is ready with the configured DNS provider, and its dns-01 dry r
   const common = ['*.example.com', '--public-ip', HOST_V4, '--public-ip', HOST_V6, '--http-port', String(await freePort()),
     '--https-port', String(await freePort()), '--data-dir', dataDir, '--json'];
 
-  const offline = parseReport(await cli(common));
+  const offline = parseReport(await check(common));
   assert.equal(offline.recommendedChallenge, 'dns-01');
   const challenge = offline.names[0].checks.find((c) => c.id === 'challenge')!;
   assert.equal(challenge.status, 'pass');
   assert.match(challenge.summary, /^Use dns-01 for \*\.example\.com/);
 
-  const r = await cli([...common, '--dry-run']);
+  const r = await check([...common, '--dry-run']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const dry = parseReport(r).names[0].checks.find((c) => c.id === 'dry-run')!;
   assert.equal(dry.status, 'pass', JSON.stringify(dry));
   assert.match(dry.summary, /validated \*\.example\.com with dns-01/);
   assert.deepEqual(await world.parent.txt('_acme-challenge.example.com'), [], 'the TXT record is removed again');
 
-  const unknown = await cli([...common, '--dns-provider', 'elsewhere']);
+  const unknown = await check([...common, '--dns-provider', 'elsewhere']);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /There is no DNS provider "elsewhere" in the configuration\. Fix: Use one of home\./);
 });

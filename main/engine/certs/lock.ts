@@ -1,6 +1,7 @@
-import { promises as fs, constants, readFileSync } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { writeNewFile } from '../atomic-file';
 import { HomeportError } from '../errors';
 
 /**
@@ -59,20 +60,13 @@ export async function acquireLock(file: string, opts: LockOptions): Promise<Lock
 }
 
 async function tryCreate(file: string, me: Owner): Promise<boolean> {
-  let handle: fs.FileHandle;
   try {
-    handle = await fs.open(file, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+    await writeNewFile(file, JSON.stringify(me));
+    return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw e;
   }
-  try {
-    await handle.writeFile(JSON.stringify(me));
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  return true;
 }
 
 /** undefined: a lock file without a readable owner (crash between create and write). */

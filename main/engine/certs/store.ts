@@ -1,7 +1,7 @@
-import { promises as fs, constants } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes, createPrivateKey, X509Certificate } from 'node:crypto';
-import { fsyncDir, writeFileAtomic } from '../atomic-file';
+import { fsyncDir, writeFileAtomic, writeNewFile } from '../atomic-file';
 import { HomeportError } from '../errors';
 import type { IssuedCertificate, KeyType } from './types';
 import { certFacts, issuerName } from './pem';
@@ -107,7 +107,7 @@ export class CertStore {
         'key.pem': normalizePem(issued.keyPem),
         'meta.json': JSON.stringify(meta, null, 2) + '\n',
       };
-      for (const name of FILES) await writeSynced(path.join(staging, name), contents[name]);
+      for (const name of FILES) await writeNewFile(path.join(staging, name), contents[name]);
       await fsyncDir(staging);
       const next = path.join(certDir, 'next');
       const older = await readSlot(next);
@@ -296,16 +296,6 @@ async function readSlot(dir: string): Promise<StoredCert | undefined> {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' || e instanceof SyntaxError) return undefined;
     throw fsError(e, dir);
-  }
-}
-
-async function writeSynced(file: string, data: string): Promise<void> {
-  const handle = await fs.open(file, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 
