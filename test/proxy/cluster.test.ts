@@ -32,8 +32,7 @@ test('cluster workers share routes, certificates, http-01 answers and counters',
   const many = async <T>(n: number, fn: () => Promise<T>) => Promise.all(Array.from({ length: n }, fn));
   for (const r of await many(12, () => request(httpsPort, 'c.test', { ca: ca.caPem }))) assert.equal(r.status, 200);
 
-  challenges.setHttp01('tok', 'tok.key');
-  await new Promise((r) => setTimeout(r, 100));
+  await challenges.setHttp01('tok', 'tok.key'); // resolves once every worker has it
   for (const r of await many(12, () => request(httpPort, 'c.test', { tls: false, path: '/.well-known/acme-challenge/tok' }))) assert.equal(r.body, 'tok.key');
   for (const r of await many(6, () => request(httpPort, 'c.test', { tls: false, path: '/.well-known/acme-challenge/early' }))) assert.equal(r.body, 'early.key', 'answers set before start reach the workers');
 
@@ -43,7 +42,7 @@ test('cluster workers share routes, certificates, http-01 answers and counters',
     { host: 'c.test', upstreams: [up.url] },
     { host: 'd.test', upstreams: [up2.url] },
   ]);
-  await new Promise((r) => setTimeout(r, 200));
+  await cluster.settled();
   const want = new X509Certificate(second.certPem).serialNumber.toUpperCase();
   const serials = await many(12, () =>
     new Promise<string>((resolve, reject) => {
@@ -57,7 +56,7 @@ test('cluster workers share routes, certificates, http-01 answers and counters',
   assert.deepEqual(new Set(serials), new Set([want]), 'every worker serves the new certificate');
   for (const r of await many(8, () => request(httpsPort, 'd.test', { ca: ca.caPem }))) assert.equal(JSON.parse(r.body).name, 'two');
 
-  assert.throws(() => challenges.setTlsAlpn01('c.test', tls.createSecureContext({})), /cannot be answered while the proxy runs several worker processes/);
+  assert.throws(() => challenges.setTlsAlpn01('c.test', tls.createSecureContext({})), /came without its PEMs, so the proxy workers cannot serve it/);
 
   // Ticket keys are shared: a session from one worker resumes on whichever worker accepts next.
   const session = await new Promise<Buffer>((resolve, reject) => {

@@ -28,7 +28,7 @@ export interface Solver {
 export function http01Solver(store: ChallengeStore): Solver {
   return {
     async present(_name, token, keyAuthorization) {
-      store.setHttp01(token, keyAuthorization);
+      await store.setHttp01(token, keyAuthorization);
     },
     async cleanup(_name, token) {
       store.deleteHttp01(token);
@@ -45,7 +45,7 @@ export function tlsAlpn01Solver(store: ChallengeStore, keyPem: () => Promise<str
     async present(name, _token, keyAuthorization) {
       const key = await keyPem();
       const [, cert] = await acme().crypto.createAlpnCertificate({ identifier: { type: 'dns', value: name } } as Authorization, keyAuthorization, key);
-      store.setTlsAlpn01(name, createSecureContext({ key, cert }));
+      await store.setTlsAlpn01(name, createSecureContext({ key, cert }), { certPem: cert.toString(), keyPem: key });
     },
     async cleanup(name) {
       store.deleteTlsAlpn01(name);

@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import * as path from 'node:path';
 import type { SecureContext } from 'node:tls';
-import { ChallengeStore } from '../acme/challenges';
+import { ChallengeStore, type TlsAlpn01Pem } from '../acme/challenges';
 import { HomeportError } from '../errors';
 import type { ProxySettingsInput, RouteInput } from '../config/routes';
 import type { CertificateTable, HandshakeHold, ServedCertificate } from './cert-source';
@@ -20,17 +20,19 @@ export type ToWorker =
       ticketKeys: string;
       certificates: ServedCertificate[];
       defaultCertificate?: string;
-      http01: [string, string][];
+      challenges: ChallengeChange[];
       holds: string[];
     }
   | { type: 'routes'; routes: RouteInput[] }
   | { type: 'cert'; cert: ServedCertificate }
   | { type: 'cert-remove'; id: string }
   | { type: 'ticket-keys'; ticketKeys: string }
-  | { type: 'http01'; token: string; keyAuthorization?: string }
+  /** Acknowledged with the same `seq` once applied. */
+  | { type: 'challenge'; change: ChallengeChange; seq: number }
   | { type: 'holds'; ids: string[] }
   | { type: 'hold-done'; seq: number }
   | { type: 'stats'; id: number }
+  | { type: 'ping'; seq: number }
   | { type: 'stop'; drainMs: number };
 
 export type FromWorker =
@@ -38,44 +40,68 @@ export type FromWorker =
   | { type: 'failed'; code: string; message: string; fix?: string }
   /** A handshake for a held certificate waits for the primary's answer (its engine holds the clock). */
   | { type: 'hold'; id: string; seq: number }
+  | { type: 'ack'; seq: number }
   | { type: 'stats'; id: number; stats: RouteStats[] };
 
+/** A change of the challenge answers, as the primary relays it to its workers. */
+export type ChallengeChange =
+  | { kind: 'http-01'; token: string; keyAuthorization?: string }
+  | { kind: 'tls-alpn-01'; name: string; pem?: TlsAlpn01Pem };
+
 /**
- * A challenge store whose http-01 answers reach every worker. tls-alpn-01 answers hold a
- * SecureContext, which cannot cross processes: with workers, use http-01 or dns-01.
+ * A challenge store whose answers reach every worker. Setting one resolves once every worker
+ * has it, so the solver tells the CA to look only then. tls-alpn-01 answers travel as PEMs
+ * (a SecureContext cannot cross processes); each worker builds its own context.
  */
 export class BroadcastChallengeStore extends ChallengeStore {
-  private readonly sinks = new Set<(token: string, keyAuthorization?: string) => void>();
-  private readonly answers = new Map<string, string>();
+  private readonly sinks = new Set<(change: ChallengeChange) => Promise<void>>();
+  private readonly http01Answers = new Map<string, string>();
+  private readonly tlsAlpn01Answers = new Map<string, TlsAlpn01Pem>();
 
-  override setHttp01(token: string, keyAuthorization: string): void {
+  override setHttp01(token: string, keyAuthorization: string): Promise<void> {
     super.setHttp01(token, keyAuthorization);
-    this.answers.set(token, keyAuthorization);
-    for (const s of this.sinks) s(token, keyAuthorization);
+    this.http01Answers.set(token, keyAuthorization);
+    return this.tell({ kind: 'http-01', token, keyAuthorization });
   }
 
   override deleteHttp01(token: string): void {
     super.deleteHttp01(token);
-    this.answers.delete(token);
-    for (const s of this.sinks) s(token);
+    this.http01Answers.delete(token);
+    void this.tell({ kind: 'http-01', token });
   }
 
-  /** Said plainly instead of letting the CA find nobody answering on the workers. */
-  override setTlsAlpn01(name: string, _context: SecureContext): void {
-    throw new HomeportError(
-      'proxy.tls-alpn-workers',
-      `The tls-alpn-01 challenge for ${name} cannot be answered while the proxy runs several worker processes.`,
-      { fix: 'Use the http-01 or dns-01 challenge for this certificate, or run "homeport serve" with one worker.' },
-    );
+  override setTlsAlpn01(name: string, context: SecureContext, pem?: TlsAlpn01Pem): Promise<void> {
+    if (!pem) {
+      throw new HomeportError('proxy.tls-alpn-workers', `The tls-alpn-01 answer for ${name} came without its PEMs, so the proxy workers cannot serve it.`, {
+        fix: 'Use the http-01 or dns-01 challenge for this certificate, or run "homeport serve" with one worker.',
+      });
+    }
+    super.setTlsAlpn01(name, context, pem);
+    this.tlsAlpn01Answers.set(name.toLowerCase(), pem);
+    return this.tell({ kind: 'tls-alpn-01', name: name.toLowerCase(), pem });
   }
 
-  pending(): [string, string][] {
-    return [...this.answers];
+  override deleteTlsAlpn01(name: string): void {
+    super.deleteTlsAlpn01(name);
+    this.tlsAlpn01Answers.delete(name.toLowerCase());
+    void this.tell({ kind: 'tls-alpn-01', name: name.toLowerCase() });
   }
 
-  subscribe(fn: (token: string, keyAuthorization?: string) => void): () => void {
+  /** The answers pending now, for a worker that starts. */
+  pending(): ChallengeChange[] {
+    return [
+      ...[...this.http01Answers].map(([token, keyAuthorization]): ChallengeChange => ({ kind: 'http-01', token, keyAuthorization })),
+      ...[...this.tlsAlpn01Answers].map(([name, pem]): ChallengeChange => ({ kind: 'tls-alpn-01', name, pem })),
+    ];
+  }
+
+  subscribe(fn: (change: ChallengeChange) => Promise<void>): () => void {
     this.sinks.add(fn);
     return () => this.sinks.delete(fn);
+  }
+
+  private async tell(change: ChallengeChange): Promise<void> {
+    await Promise.all([...this.sinks].map((s) => s(change)));
   }
 }
 
@@ -104,7 +130,7 @@ export class ProxyCluster {
   private readonly unsubscribe: (() => void)[] = [];
   private routeInputs: RouteInput[];
   private held: string[] = [];
-  private nextStatsId = 1;
+  private nextSeq = 1;
   private bound = { httpPort: 0, httpsPort: 0 };
   private stopping = false;
   /** Set once every worker started: only then is a dead worker replaced (no restart loop on a bad start). */
@@ -134,7 +160,7 @@ export class ProxyCluster {
         if (removed) this.broadcast({ type: 'cert-remove', id });
         else if (cert) this.broadcast({ type: 'cert', cert });
       }),
-      this.opts.challenges.subscribe((token, keyAuthorization) => this.broadcast({ type: 'http01', token, keyAuthorization })),
+      this.opts.challenges.subscribe((change) => this.broadcastAcked((seq) => ({ type: 'challenge', change, seq }))),
       this.opts.certificates.onTicketKeys((keys) => this.broadcast({ type: 'ticket-keys', ticketKeys: keys.toString('base64') })),
     );
     return this.ports();
@@ -182,6 +208,14 @@ export class ProxyCluster {
     this.broadcast({ type: 'holds', ids });
   }
 
+  /**
+   * Resolves once every worker has applied everything sent before (IPC keeps order), e.g.
+   * a certificate activation or a route change.
+   */
+  settled(): Promise<void> {
+    return this.broadcastAcked((seq) => ({ type: 'ping', seq }));
+  }
+
   setRoutes(routes: RouteInput[]): void {
     checkRoutes(routes);
     this.routeInputs = routes;
@@ -193,7 +227,7 @@ export class ProxyCluster {
       this.workers.map(
         (w) =>
           new Promise<RouteStats[]>((resolve) => {
-            const id = this.nextStatsId++;
+            const id = this.nextSeq++;
             const timer = setTimeout(() => done([]), 2000);
             const onMessage = (m: FromWorker) => m.type === 'stats' && m.id === id && done(m.stats);
             const done = (s: RouteStats[]) => {
@@ -253,10 +287,38 @@ export class ProxyCluster {
         ticketKeys: table.ticketKeys.toString('base64'),
         certificates: table.certificates(),
         defaultCertificate: this.opts.defaultCertificate,
-        http01: this.opts.challenges.pending(),
+        challenges: this.opts.challenges.pending(),
         holds: this.held,
       } satisfies ToWorker);
     });
+  }
+
+  /**
+   * Sends to every worker and resolves once each has applied it (or died, or after 2 s: a
+   * stuck worker must not block issuance; a replacement starts with the current state).
+   */
+  private async broadcastAcked(build: (seq: number) => ToWorker): Promise<void> {
+    const seq = this.nextSeq++;
+    const m = build(seq);
+    await Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (!w.isConnected()) return resolve();
+            const done = () => {
+              clearTimeout(timer);
+              w.off('message', onMessage);
+              w.off('exit', done);
+              resolve();
+            };
+            const onMessage = (r: FromWorker) => r.type === 'ack' && r.seq === seq && done();
+            const timer = setTimeout(done, 2000);
+            w.on('message', onMessage);
+            w.once('exit', done);
+            w.send(m, undefined, () => {});
+          }),
+      ),
+    );
   }
 
   private broadcast(m: ToWorker): void {

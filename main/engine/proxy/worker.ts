@@ -1,7 +1,8 @@
+import { createSecureContext } from 'node:tls';
 import { ChallengeStore } from '../acme/challenges';
 import { isHomeportError } from '../errors';
 import { CertificateTable } from './cert-source';
-import type { FromWorker, ToWorker } from './cluster';
+import type { ChallengeChange, FromWorker, ToWorker } from './cluster';
 import { fileAccessLog } from './access-log';
 import { Proxy } from './proxy';
 
@@ -37,7 +38,7 @@ process.on('message', (m: ToWorker) => {
       table = new CertificateTable(Buffer.from(m.ticketKeys, 'base64'));
       for (const c of m.certificates) table.activate(c);
       table.setDefault(m.defaultCertificate);
-      for (const [t, k] of m.http01) challenges.setHttp01(t, k);
+      for (const c of m.challenges) applyChallenge(c);
       held = new Set(m.holds);
       const log = m.settings.accessLog ? fileAccessLog(m.settings.accessLog) : undefined;
       closeLog = log?.close;
@@ -71,9 +72,12 @@ process.on('message', (m: ToWorker) => {
     case 'ticket-keys':
       table?.rotateTicketKeys(Buffer.from(m.ticketKeys, 'base64'));
       break;
-    case 'http01':
-      if (m.keyAuthorization === undefined) challenges.deleteHttp01(m.token);
-      else challenges.setHttp01(m.token, m.keyAuthorization);
+    case 'ping':
+      send({ type: 'ack', seq: m.seq });
+      break;
+    case 'challenge':
+      applyChallenge(m.change);
+      send({ type: 'ack', seq: m.seq });
       break;
     case 'holds':
       held = new Set(m.ids);
@@ -94,6 +98,17 @@ process.on('message', (m: ToWorker) => {
       break;
   }
 });
+
+function applyChallenge(c: ChallengeChange): void {
+  if (c.kind === 'http-01') {
+    if (c.keyAuthorization === undefined) challenges.deleteHttp01(c.token);
+    else challenges.setHttp01(c.token, c.keyAuthorization);
+  } else if (c.pem) {
+    challenges.setTlsAlpn01(c.name, createSecureContext({ cert: c.pem.certPem, key: c.pem.keyPem }), c.pem);
+  } else {
+    challenges.deleteTlsAlpn01(c.name);
+  }
+}
 
 function fail(e: unknown): void {
   send(
