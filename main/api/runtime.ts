@@ -15,8 +15,8 @@ export interface RuntimeOptions {
   host: HandlerDeps['host'];
   prefs: PrefsStore;
   setLaunchAtLogin?: HandlerDeps['setLaunchAtLogin'];
-  /** Tests: a clock to drive, or another issuer than ACME (a CT-logging test CA). */
-  engine?: Pick<EngineOptions, 'clock' | 'issuer'>;
+  /** Tests: a clock to drive, another issuer than ACME (a CT-logging test CA), its logs' list and trust. */
+  engine?: Pick<EngineOptions, 'clock' | 'issuer' | 'logList' | 'ctApplicability'>;
   /**
    * Run the reverse proxy too (as `homeport serve` does), on the config's ports. When it
    * cannot start (a port in use or privileged) the engine still runs and the overview says

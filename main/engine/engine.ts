@@ -18,6 +18,8 @@ import type { ExportFormat } from './certs/export';
 import type { ChallengeStore } from './acme/challenges';
 import type { AcmeIssuer } from './acme/issuer';
 import type { LogListSource } from './ct/log-list-refresh';
+import type { LogList } from './ct/log-list';
+import type { ApplicabilityOverride } from './ct/applicability';
 import type { ClockCheck, ClockVerdict } from './ct/clock-skew';
 import type { CtStatus } from './ct/status';
 import type { IssuancePreflight } from './preflight/issuance';
@@ -51,6 +53,13 @@ export interface EngineOptions {
   preflight?: boolean | ((cert: CertificateConfig, opts: { renewal: boolean; signal?: AbortSignal }) => Promise<void>);
   /** Jitter source (tests pass a fixed one). */
   random?: () => number;
+  /**
+   * The CT log list to start from instead of the shipped snapshot (signature already checked):
+   * a private CT setup, or tests with their own logs. A newer saved or downloaded list still wins.
+   */
+  logList?: LogList;
+  /** Judge every certificate as publicly trusted or private, whatever its root (tests with their own CA). */
+  ctApplicability?: ApplicabilityOverride;
 }
 
 export interface ConfigOverrides {
@@ -484,7 +493,13 @@ export class Engine {
     return (this.logLists ??= (async () => {
       const { LogListSource } = require('./ct/log-list-refresh') as typeof import('./ct/log-list-refresh');
       const url = this.config.ct.logListUrl;
-      const source = new LogListSource({ dir: path.join(this.dataDir, 'ct'), events: this.events, clock: this.clock, ...(url ? { chromeUrl: url } : {}) });
+      const source = new LogListSource({
+        dir: path.join(this.dataDir, 'ct'),
+        events: this.events,
+        clock: this.clock,
+        ...(url ? { chromeUrl: url } : {}),
+        ...(this.opts.logList ? { initial: this.opts.logList } : {}),
+      });
       await source.load();
       return source;
     })());
@@ -496,7 +511,7 @@ export class Engine {
       const { ctReadinessGate } = require('./ct/gate') as typeof import('./ct/gate');
       const ct = this.config.ct;
       const lists = await this.logListSource();
-      let gate = ctReadinessGate({ clock: this.clock, logLists: () => lists.lists(), margins: this.margins() });
+      let gate = ctReadinessGate({ clock: this.clock, logLists: () => lists.lists(), margins: this.margins(), applicability: this.opts.ctApplicability });
       if (ct.strictInclusion) {
         const { strictInclusionGate } = require('./ct/inclusion') as typeof import('./ct/inclusion');
         gate = strictInclusionGate(gate, { clock: this.clock, logList: () => lists.lists().chrome, signal: this.background.signal });
@@ -515,7 +530,13 @@ export class Engine {
     const lists = await this.logListSource();
     const m = this.margins();
     const inclusion = await this.store.readJson<CtStatus['inclusion']>(id, INCLUSION_FILE);
-    return ctStatus(cert, { logLists: lists.lists(), at: this.clock.now(), marginMs: firstIssuance ? m.firstIssuanceMs : m.renewalMs, inclusion });
+    return ctStatus(cert, {
+      logLists: lists.lists(),
+      at: this.clock.now(),
+      marginMs: firstIssuance ? m.firstIssuanceMs : m.renewalMs,
+      inclusion,
+      applicability: this.opts.ctApplicability,
+    });
   }
 
   /**

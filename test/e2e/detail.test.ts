@@ -1,7 +1,6 @@
 import { after, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import * as os from 'node:os';
+import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { openRuntime, type Runtime } from '../../main/api/runtime';
@@ -9,45 +8,49 @@ import { filePrefsStore } from '../../main/api/prefs';
 import type { CertificateDetail } from '../../main/api/contract';
 import type { IssuedCertificate, Issuer } from '../../main/engine/certs/types';
 import { updateConfig } from '../../main/engine/config/file';
+import { parseSignedLogList } from '../../main/engine/ct/log-list';
 import { startHeadlessHost, type HeadlessHost } from '../../main/headless';
+import { startCtTestbed, type CtTestbed } from '../ct-logs/testbed';
 import { repoRoot } from '../helpers/paths';
+import { tmpDir } from '../helpers/tmp';
 import { requireTool } from '../helpers/tools';
-import { createCa, createLog, issueLeaf } from '../ct/helpers/test-pki';
 
-// The certificate page for a certificate with embedded SCTs, from the CT test CA (test/ct/
-// helpers): a precertificate, three SCTs signed by three test logs of three operators, the
-// final certificate. Its logs are in no browser's log list, so the page says their
-// signatures could not be checked; the timeline shows issued → SCTs → ready → now.
+// The certificate page for a certificate from the CT testbed (test/ct-logs): its test CA
+// submits the precertificate to three loopback logs of two operators, embeds the SCTs they
+// sign and issues the final certificate. The engine is given the testbed's signed log list
+// and told to treat the test CA as public, so the page shows what it shows for a real CA:
+// verified SCTs with their logs and operators, each browser's verdict, and the CT wait
+// (the last SCT + the 30 s first-certificate margin) counting down.
 
 const SHOTS = path.join(repoRoot, 'dist', 'screenshots');
+const MARGIN_S = 30;
+let bed: CtTestbed;
 let rt: Runtime;
 let host: HeadlessHost;
 let context: BrowserContext;
 let page: Page;
-const dirs: string[] = [];
 let sctTimes: number[] = [];
 
 before(async () => {
   const executablePath = requireTool('chromium', 'apt-get install -y chromium');
   mkdirSync(SHOTS, { recursive: true });
-  const ca = createCa('Homeport CT Test CA');
-  const logs = [createLog('argon-test', 'Google'), createLog('oak-test', "Let's Encrypt"), createLog('elephant-test', 'Sectigo')];
+  bed = await startCtTestbed();
+  const logs = [bed.argon, bed.sky, bed.lagging];
   const issuer: Issuer = {
     async issue(req): Promise<IssuedCertificate> {
-      const now = Date.now();
-      sctTimes = [now + 1_000, now + 2_000, now + 4_000];
-      const leaf = issueLeaf({ ca, dnsName: req.names[0], notBefore: now - 1_000, notAfter: now + 90 * 86_400_000, scts: logs.map((log, i) => ({ log, timestamp: sctTimes[i]! })) });
-      return { certPem: leaf.pem, chainPem: ca.pem, keyPem: leaf.keyPem, ca: 'ct-test-ca' };
+      const cert = await bed.ca.issue({ names: req.names, logs: logs.map((l) => l.url) });
+      sctTimes = cert.responses.map((r) => r.timestamp);
+      return { certPem: cert.certPem, chainPem: cert.chainPem, keyPem: cert.keyPem, ca: 'ct-test-ca' };
     },
   };
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'homeport-detail-'));
-  dirs.push(dataDir);
-  await updateConfig(dataDir, (c) => ({ ...c, email: 'ops@example.com', acceptTos: true, ct: { ...c.ct, firstIssuanceMarginSeconds: 30, refreshLogList: false } }));
-  rt = await openRuntime({ dataDir, host: 'headless', prefs: filePrefsStore(dataDir), engine: { issuer } });
+  // The list as Homeport loads Chrome's: its signature checked against the list's key.
+  const { json, signature, publicKeyPem } = bed.signedList;
+  const logList = parseSignedLogList(json, signature, publicKeyPem);
+  const dataDir = tmpDir('homeport-detail-');
+  await updateConfig(dataDir, (c) => ({ ...c, email: 'ops@example.com', acceptTos: true, ct: { ...c.ct, firstIssuanceMarginSeconds: MARGIN_S, refreshLogList: false } }));
+  rt = await openRuntime({ dataDir, host: 'headless', prefs: filePrefsStore(dataDir), engine: { issuer, logList, ctApplicability: 'public' } });
   host = await startHeadlessHost({ api: rt.api });
-  const profile = mkdtempSync(path.join(os.tmpdir(), 'homeport-chromium-'));
-  dirs.push(profile);
-  context = await chromium.launchPersistentContext(profile, {
+  context = await chromium.launchPersistentContext(tmpDir('homeport-chromium-'), {
     executablePath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     viewport: { width: 1100, height: 800 },
@@ -60,22 +63,34 @@ after(async () => {
   await context?.close();
   await host?.close();
   await rt?.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await bed?.stop();
 });
 
-test('the contract carries the embedded SCTs as the engine verified them', async () => {
+test('the contract carries the embedded SCTs as the engine verified them, with each browser\'s verdict', async () => {
   const issued = await rt.api.call('issue', { names: ['ct.example.com'], servingPolicy: 'serve-now' });
   assert.ok(issued.ok, JSON.stringify(!issued.ok && issued.error));
   const r = await rt.api.call('getCertificate', { name: 'ct.example.com' });
   assert.ok(r.ok);
   const d = r.value as CertificateDetail;
+  assert.equal(d.ct.applicable, true, 'treated as public: CT applies');
   assert.deepEqual(d.ct.scts.map((s) => Date.parse(s.timestamp)), sctTimes);
-  assert.ok(d.ct.scts.every((s) => s.log === null && !s.signatureValid), 'logs in no list: unknown, signature not confirmed');
-  assert.equal(d.ct.applicable, false);
-  assert.match(d.ct.note ?? '', /private CA/);
+  assert.deepEqual(
+    d.ct.scts.map((s) => [s.log?.name, s.log?.operator, s.log?.state, s.signatureValid]),
+    [
+      ['Homeport Test Argon', 'Test Operator A', 'usable', true],
+      ['Homeport Test Sky', 'Test Operator B', 'usable', true],
+      ['Homeport Test Lagging', 'Test Operator B', 'usable', true],
+    ],
+  );
+  assert.ok(d.ct.policies, 'a public certificate is judged by every browser');
+  for (const p of Object.values(d.ct.policies)) assert.equal(p.compliant, true, p.reason);
+  // Ready once the last SCT needed is stamped, plus the first-certificate margin.
+  const readyAt = Date.parse(d.current!.readyAt!);
+  assert.ok(readyAt > Math.min(...sctTimes) && readyAt <= Math.max(...sctTimes) + MARGIN_S * 1000, d.current!.readyReason);
+  assert.ok(readyAt >= Math.min(...sctTimes) + MARGIN_S * 1000, 'the margin is added');
 });
 
-test('the certificate page shows the SCTs on the timeline and in the table', async () => {
+test('the certificate page shows the verified SCTs, their logs and operators, the policies and the wait', async () => {
   await page.goto(host.url);
   await page.goto(`${host.origin}/#/cert/ct.example.com`);
   await page.waitForSelector('[data-section=ct] table');
@@ -83,8 +98,15 @@ test('the certificate page shows the SCTs on the timeline and in the table', asy
   assert.equal(await page.locator('svg.timeline text:has-text("3 SCTs")').count(), 1);
   const rows = page.locator('[data-section=ct] tbody tr');
   assert.equal(await rows.count(), 3);
-  assert.match(await rows.first().innerText(), /not checked: unknown log/);
-  assert.equal(await page.locator('.callout.wait .countdown').count(), 1, 'ready 30 s after notBefore: still counting');
+  const first = await rows.first().innerText();
+  assert.match(first, /Homeport Test Argon/);
+  assert.match(first, /Test Operator A/);
+  assert.match(first, /valid/);
+  assert.doesNotMatch(await page.innerText('[data-section=ct] tbody'), /not checked|invalid|unknown/);
+  for (const browser of ['Chrome', 'Firefox', 'Safari']) {
+    assert.equal(await page.locator(`[data-policy=${browser}].pass`).count(), 1, `${browser} accepts it`);
+  }
+  assert.equal(await page.locator('.callout.wait .countdown').count(), 1, `ready ${MARGIN_S} s after the last SCT: still counting`);
   await page.screenshot({ path: path.join(SHOTS, 'detail-scts-light.png'), fullPage: true });
   await page.emulateMedia({ colorScheme: 'dark' });
   await page.screenshot({ path: path.join(SHOTS, 'detail-scts-dark.png'), fullPage: true });

@@ -1,5 +1,6 @@
 import type { EngineEvents } from '../events';
 import { isHomeportError } from '../errors';
+import type { ApplicabilityOverride } from './applicability';
 import type { LogLists } from './check';
 import { checkCertificate } from './check';
 import type { PolicyVerdict } from './policy';
@@ -28,12 +29,12 @@ export interface CtStatus {
 
 export function ctStatus(
   cert: { certPem: string; chainPem: string },
-  opts: { logLists: LogLists; at: number; marginMs: number; inclusion?: CtStatus['inclusion'] },
+  opts: { logLists: LogLists; at: number; marginMs: number; inclusion?: CtStatus['inclusion']; applicability?: ApplicabilityOverride },
 ): CtStatus | { error: string } {
   try {
     const [leaf] = certificatesFromFile(cert.certPem);
     const chain = cert.chainPem.trim() ? certificatesFromFile(cert.chainPem) : [];
-    const v = checkCertificate(leaf!, chain, { logLists: opts.logLists, at: opts.at, marginMs: opts.marginMs });
+    const v = checkCertificate(leaf!, chain, { logLists: opts.logLists, at: opts.at, marginMs: opts.marginMs, applicability: opts.applicability });
     return {
       serial: v.serial,
       applicable: v.applicable,
