@@ -33,7 +33,7 @@ const ctx: Ctx = {
     else location.hash = hash;
   },
   toast(text, tone = 'info') {
-    const t = h('div', { class: `toast ${tone}`, role: 'status' }, text);
+    const t = h('div', { class: `toast ${tone}`, role: 'status', title: text }, text);
     toasts.append(t);
     setTimeout(() => t.remove(), 5000);
   },

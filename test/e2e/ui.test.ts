@@ -60,7 +60,37 @@ after(async () => {
   if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
-const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+/**
+ * The visible notices and the controls they overlap (none: they live in the top bar). Page
+ * code is a string: this test is compiled without the DOM types.
+ */
+const COVERED = `(() => {
+  // From the top: what scrolls under the sticky bar is hidden by the bar, notice or not.
+  window.scrollTo(0, 0);
+  const visible = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden';
+  const toasts = [...document.querySelectorAll('.toast')].filter(visible).map((t) => t.getBoundingClientRect());
+  const controls = [...document.querySelectorAll('a, button, input, select, textarea, summary, [tabindex]')].filter((c) => visible(c) && !c.closest('.toast'));
+  const covered = [];
+  for (const t of toasts) {
+    for (const c of controls) {
+      const r = c.getBoundingClientRect();
+      if (r.left < t.right && t.left < r.right && r.top < t.bottom && t.top < r.bottom) covered.push(c.outerHTML.slice(0, 80));
+    }
+  }
+  return { toasts: toasts.length, covered };
+})()`;
+
+async function noticesCoverNothing(): Promise<number> {
+  const { toasts, covered } = (await page.evaluate(COVERED)) as { toasts: number; covered: string[] };
+  assert.deepEqual(covered, [], 'a notice covers a control');
+  return toasts;
+}
+
+/** A full-page screenshot from the top (a sticky bar would otherwise land mid-page), checked for covered controls. */
+async function shot(name: string): Promise<void> {
+  await noticesCoverNothing();
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
 
 test('the printed link opens the wizard; pre-flight blocks a name with a stray AAAA record', async () => {
   await page.goto(host.url);
@@ -94,6 +124,7 @@ test('the wizard passes the checks and gets a certificate from Pebble', async ()
   await shot('wizard-issue-light');
   await page.click('button:has-text("Get certificate")');
   await page.waitForSelector('[data-view=detail] h1:has-text("home.example.com")', { timeout: 60_000 });
+  await page.waitForSelector('.toast:has-text("Certificate for home.example.com issued.")');
   assert.match(page.url(), /#\/cert\/home\.example\.com$/);
   await page.waitForSelector('.callout.wait .countdown');
   await page.waitForSelector('svg.timeline');
@@ -148,8 +179,14 @@ test('settings: switching to dark is saved and applied', async () => {
   await page.selectOption('#theme', 'dark');
   await page.click('button:has-text("Save")');
   await page.waitForSelector('.toast:has-text("Settings saved.")');
+  assert.equal(await noticesCoverNothing(), 1, 'the newest notice shows');
   assert.equal(await page.getAttribute('html', 'data-theme'), 'dark');
   await shot('settings-dark');
+  // A narrow window: the notice takes a line of its own in the bar.
+  await page.setViewportSize({ width: 420, height: 800 });
+  assert.equal(await noticesCoverNothing(), 1);
+  await shot('settings-narrow-dark');
+  await page.setViewportSize({ width: 1100, height: 800 });
   await page.reload();
   await page.waitForSelector('[data-view]');
   assert.equal(await page.getAttribute('html', 'data-theme'), 'dark', 'the choice survives a reload');
