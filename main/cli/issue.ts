@@ -66,12 +66,12 @@ export function register(program: Command): void {
       });
       // Saved first, so a later `renew` or `serve` asks the same CA even if this attempt fails.
       await engine.persistOverrides();
-      const view = await engine.issue(cert.name, { onProgress: (step) => progress(step) });
-      if (opts.wait && view.resting && view.readiness?.readyAt != null) {
-        progress(`Waiting until it is ready: ${view.readiness?.reason ?? ''}`);
-        await waitForActive(engine, cert.name, view.resting.serial);
+      let final = await engine.issue(cert.name, { onProgress: (step) => progress(step) });
+      if (opts.wait && final.resting && final.readiness?.readyAt != null) {
+        progress(`Waiting until it is ready: ${final.readiness?.reason ?? ''}`);
+        await waitForActive(engine, cert.name, final.resting.serial);
+        final = await engine.status(cert.name);
       }
-      const final = await engine.status(cert.name);
       if (opts.json) printJson(final);
       else {
         printView(final, engine);

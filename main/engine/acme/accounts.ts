@@ -1,8 +1,8 @@
-import { promises as fs, constants } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { createPrivateKey, generateKeyPair, randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { writeFileAtomic, fsyncDir } from '../atomic-file';
+import { writeFileAtomic, writeNewFile, fsyncDir } from '../atomic-file';
 import { HomeportError } from '../errors';
 import { capitalized, type ResolvedCa } from './cas';
 import type { CaClient } from './client';
@@ -53,13 +53,7 @@ export async function loadOrCreateAccountKey(dir: string): Promise<AccountKey> {
   // Write aside, then link into place: link never replaces, so a key another process
   // created first wins and ours is dropped.
   const tmp = path.join(dir, `.key.pem.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await fs.open(tmp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
-  try {
-    await handle.writeFile(pem);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await writeNewFile(tmp, pem);
   try {
     await fs.link(tmp, file);
     await fsyncDir(dir);
