@@ -98,7 +98,7 @@ test('renewing sends `replaces`; a rate-limited CA is not retried at once and th
     assert.equal(cert.ca, pebble.directoryUrl, 'the result names the CA that issued');
     assert.equal(ari.orders.length, 1, 'a rate-limited order is not repeated');
     assert.equal(ari.orders[0].replaces, ariCertId(issued.certPem));
-    assert.ok(progress.some((p) => /rate limit.*trying 127\.0\.0\.1/.test(p)), progress.join(' | '));
+    assert.ok(progress.some((p) => /rate limit.*trying the CA at 127\.0\.0\.1/.test(p)), progress.join(' | '));
     assert.notEqual(new X509Certificate(cert.certPem).serialNumber, new X509Certificate(issued.certPem).serialNumber);
   } finally {
     issuer.close();

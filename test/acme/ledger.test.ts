@@ -74,7 +74,7 @@ test('an order the ledger blocks is not sent; the next CA issues', async () => {
     const asked = steps.filter((s) => s.startsWith('Asking'));
     assert.equal(asked.length, 1, `only the second CA got an order: ${steps.join(' | ')}`);
     assert.match(asked[0], /localhost/);
-    assert.ok(steps.some((s) => /did not ask .*exactly the same names.*trying localhost/.test(s)), steps.join(' | '));
+    assert.ok(steps.some((s) => /did not ask .*exactly the same names.*trying the CA at localhost/.test(s)), steps.join(' | '));
   } finally {
     issuer.close();
   }

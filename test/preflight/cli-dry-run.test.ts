@@ -98,7 +98,7 @@ test('--ca URL reads the directory; --dry-run validates for real at Pebble and i
   const caa = offline.names[0].checks.find((c) => c.id === 'caa')!;
   // Pebble's directory publishes no meta.caaIdentities, so the CAA records cannot be matched.
   assert.equal(caa.status, 'warn');
-  assert.match(caa.summary, /allow only letsencrypt\.org; 127\.0\.0\.1:\d+ does not publish its CAA identity/);
+  assert.match(caa.summary, /allow only letsencrypt\.org; the CA at 127\.0\.0\.1:\d+ does not publish its CAA identity/);
   assert.equal(offline.names[0].checks.find((c) => c.id === 'dry-run')!.status, 'skip');
   await assert.rejects(fs.stat(path.join(dataDir, 'accounts')), 'nothing was sent to the CA without --dry-run');
 
@@ -111,7 +111,7 @@ test('--ca URL reads the directory; --dry-run validates for real at Pebble and i
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const dry = parseReport(r).names[0].checks.find((c) => c.id === 'dry-run')!;
   assert.equal(dry.status, 'pass', JSON.stringify(dry));
-  assert.match(dry.summary, /^127\.0\.0\.1:\d+ validated www\.example\.com with http-01( \(.*\))?: a real issuance will get through\.$/);
+  assert.match(dry.summary, /^The CA at 127\.0\.0\.1:\d+ validated www\.example\.com with http-01( \(.*\))?: a real issuance will get through\.$/);
   assert.match(dry.evidence.at(-1)!, /^authorization https:\/\/127\.0\.0\.1:\d+\/\S+: valid$/);
 
   // Nothing usable is left at the CA: the authorization is deactivated, the order never finalized.

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import * as tls from 'node:tls';
 import type { AcmeChallenge, CaClient } from '../acme/client';
 import { ACME_TLS_ALPN, ChallengeStore, HTTP01_PATH_PREFIX } from '../acme/challenges';
+import { capitalized } from '../acme/cas';
 import { generateKey, keyToPem } from '../acme/keys';
 import { AcmeProblemError } from '../acme/problems';
 import { http01Solver, Solver, Solvers, tlsAlpn01Solver } from '../acme/solvers';
@@ -85,12 +86,12 @@ export async function dryRun(opts: DryRunOptions): Promise<DryRunOutcome> {
     for (const authz of await client.authorizations(order, opts.signal)) {
       const name = authz.wildcard ? `*.${authz.identifier.value}` : authz.identifier.value;
       if (authz.status === 'valid') {
-        results.set(name, check('dry-run', 'pass', `${ca} already holds a valid authorization for ${name}.`, [...evidence, `authorization ${authz.url}: valid`]));
+        results.set(name, check('dry-run', 'pass', `${capitalized(ca)} already holds a valid authorization for ${name}.`, [...evidence, `authorization ${authz.url}: valid`]));
         continue;
       }
       const ch = authz.challenges.find((c) => c.type === challenge) as AcmeChallenge | undefined;
       if (!ch) {
-        results.set(name, check('dry-run', 'fail', `${ca} does not offer ${challenge} for ${name} (it offers ${authz.challenges.map((c) => c.type).join(', ')}).`, evidence, 'Use one of the offered challenges.'));
+        results.set(name, check('dry-run', 'fail', `${capitalized(ca)} does not offer ${challenge} for ${name} (it offers ${authz.challenges.map((c) => c.type).join(', ')}).`, evidence, 'Use one of the offered challenges.'));
         continue;
       }
       const answer = await client.answer(ch);
@@ -99,7 +100,7 @@ export async function dryRun(opts: DryRunOptions): Promise<DryRunOutcome> {
         const final = await client.validate(authz, ch, { challengeType: challenge, signal: opts.signal });
         const done = (final.challenges.find((c) => c.type === challenge) ?? ch) as AcmeChallenge;
         const record = describeValidation(done);
-        results.set(name, check('dry-run', 'pass', `${ca} validated ${name} with ${challenge}${record ? ` (${record})` : ''}: a real issuance will get through.`, [...evidence, `authorization ${authz.url}: valid`]));
+        results.set(name, check('dry-run', 'pass', `${capitalized(ca)} validated ${name} with ${challenge}${record ? ` (${record})` : ''}: a real issuance will get through.`, [...evidence, `authorization ${authz.url}: valid`]));
         // Leave nothing usable behind: the next real order validates afresh.
         await client.deactivate(authz, opts.signal).catch(() => undefined);
       } catch (e) {
