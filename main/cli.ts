@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './cli/compile-cache';
 import { Command } from 'commander';
 import { version } from './version';
 import { register as registerIssue } from './cli/issue';
