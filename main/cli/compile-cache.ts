@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as nodeModule from 'node:module';
 import * as os from 'node:os';
@@ -11,8 +12,9 @@ import * as vm from 'node:vm';
  * next run. Node 22.1+ does the same itself (module.enableCompileCache), which is used when
  * present. The cache is produced at exit, after the run, so it holds the functions that
  * actually ran, and is written only when something new was compiled. A file's entry counts
- * only for the same size and modification time, and V8 rejects data from another V8 build,
- * so an update never runs stale code. HOMEPORT_NO_COMPILE_CACHE=1 turns it off.
+ * only for the same source (SHA-256; a rebuild or reinstall that writes the same code keeps
+ * it), and V8 rejects data from another V8 build, so an update never runs stale code.
+ * HOMEPORT_NO_COMPILE_CACHE=1 turns it off.
  */
 type Compile = (this: CjsModule, content: string, filename: string, format?: string) => unknown;
 interface CjsModule {
@@ -28,8 +30,8 @@ interface ModuleStatics {
   _extensions: unknown;
   _cache: unknown;
 }
-/** filename → [mtimeMs, size, offset, length] in the blob. */
-type Index = Record<string, [number, number, number, number]>;
+/** filename → [hash of the source, offset, length] in the blob. */
+type Index = Record<string, [string, number, number]>;
 
 const Module = nodeModule as unknown as ModuleStatics;
 /**
@@ -79,27 +81,22 @@ function install(): void {
   } catch {
     index = {};
   }
-  const fresh = new Map<string, { script: vm.Script; mtimeMs: number; size: number }>();
+  const fresh = new Map<string, { script: vm.Script; hash: string }>();
   const plain = Module.prototype._compile;
 
   Module.prototype._compile = function (content, filename, format) {
     // ES modules (require(esm) on Node 20.19+), and anything unexpected, go the usual way.
     if (format === 'module' || !/\.c?js$/.test(filename) || DYNAMIC_IMPORT.test(content)) return plain.call(this, content, filename, format);
-    let stat: fs.Stats;
-    try {
-      stat = fs.statSync(filename);
-    } catch {
-      return plain.call(this, content, filename, format);
-    }
+    const hash = sourceHash(content);
     const entry = index[filename];
-    const cachedData = entry && entry[0] === stat.mtimeMs && entry[1] === stat.size ? blob.subarray(entry[2], entry[2] + entry[3]) : undefined;
+    const cachedData = entry && entry[0] === hash ? blob.subarray(entry[1], entry[1] + entry[2]) : undefined;
     let script: vm.Script;
     try {
       script = new vm.Script(Module.wrap(content), { filename, cachedData });
     } catch {
       return plain.call(this, content, filename, format);
     }
-    if (!cachedData || script.cachedDataRejected) fresh.set(filename, { script, mtimeMs: stat.mtimeMs, size: stat.size });
+    if (!cachedData || script.cachedDataRejected) fresh.set(filename, { script, hash });
     const fn = script.runInThisContext({ displayErrors: true }) as (...args: unknown[]) => unknown;
     return fn.call(this.exports, this.exports, requireFor(this), this, filename, path.dirname(filename));
   };
@@ -112,15 +109,15 @@ function install(): void {
       const parts: Buffer[] = [];
       const next: Index = {};
       let offset = 0;
-      const add = (file: string, mtimeMs: number, size: number, data: Buffer) => {
-        next[file] = [mtimeMs, size, offset, data.length];
+      const add = (file: string, hash: string, data: Buffer) => {
+        next[file] = [hash, offset, data.length];
         parts.push(data);
         offset += data.length;
       };
       for (const [file, e] of Object.entries(index)) {
-        if (!fresh.has(file)) add(file, e[0], e[1], blob.subarray(e[2], e[2] + e[3]));
+        if (!fresh.has(file)) add(file, e[0], blob.subarray(e[1], e[1] + e[2]));
       }
-      for (const [file, f] of fresh) add(file, f.mtimeMs, f.size, f.script.createCachedData());
+      for (const [file, f] of fresh) add(file, f.hash, f.script.createCachedData());
       // Written aside and renamed: a concurrent run reads the old file or the new one, whole.
       const head = Buffer.from(JSON.stringify(next));
       const length = Buffer.alloc(4);
@@ -132,6 +129,11 @@ function install(): void {
       fs.rmSync(tmp, { force: true });
     }
   });
+}
+
+function sourceHash(content: string): string {
+  const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'base64') => string }).hash;
+  return oneShot ? oneShot('sha256', content, 'base64') : crypto.createHash('sha256').update(content).digest('base64');
 }
 
 /** The `require` a CommonJS module gets, as Node makes it. */
