@@ -3,17 +3,18 @@ import * as path from 'node:path';
 import type { SecureContext } from 'node:tls';
 import { ChallengeStore, type TlsAlpn01Pem } from '../acme/challenges';
 import { HomeportError } from '../errors';
-import type { ProxySettingsInput, RouteInput } from '../config/routes';
+import type { ProxySettings, ProxySettingsInput, RouteConfig, RouteInput } from '../config/routes';
 import type { CertificateTable, HandshakeHold, ServedCertificate } from './cert-source';
-import { checkRoutes } from './proxy';
+import { checkRoutes, checkSettings } from './check';
 import { mergeStats, type RouteStats } from './stats';
 
 /** Messages between the primary and its proxy workers. */
 export type ToWorker =
   | {
       type: 'init';
-      routes: RouteInput[];
-      settings: ProxySettingsInput;
+      /** Checked by the primary (workers carry no schema). */
+      routes: RouteConfig[];
+      settings: ProxySettings;
       httpPort: number;
       httpsPort: number;
       publicHttpsPort?: number;
@@ -23,7 +24,7 @@ export type ToWorker =
       challenges: ChallengeChange[];
       holds: string[];
     }
-  | { type: 'routes'; routes: RouteInput[] }
+  | { type: 'routes'; routes: RouteConfig[] }
   | { type: 'cert'; cert: ServedCertificate }
   | { type: 'cert-remove'; id: string }
   | { type: 'ticket-keys'; ticketKeys: string }
@@ -135,7 +136,8 @@ export interface ClusterOptions {
 export class ProxyCluster {
   private readonly workers: Worker[] = [];
   private readonly unsubscribe: (() => void)[] = [];
-  private routeInputs: RouteInput[];
+  private routes: RouteConfig[];
+  private readonly settings: ProxySettings;
   private held: string[] = [];
   private nextSeq = 1;
   private bound = { httpPort: 0, httpsPort: 0 };
@@ -145,7 +147,8 @@ export class ProxyCluster {
   private lastRestart = 0;
 
   constructor(private readonly opts: ClusterOptions) {
-    this.routeInputs = checkRoutes(opts.routes);
+    this.routes = checkRoutes(opts.routes);
+    this.settings = { ...checkSettings(opts.settings), workers: 1 };
   }
 
   async start(): Promise<{ httpPort: number; httpsPort: number }> {
@@ -224,9 +227,8 @@ export class ProxyCluster {
   }
 
   setRoutes(routes: RouteInput[]): void {
-    checkRoutes(routes);
-    this.routeInputs = routes;
-    this.broadcast({ type: 'routes', routes });
+    this.routes = checkRoutes(routes);
+    this.broadcast({ type: 'routes', routes: this.routes });
   }
 
   async stats(): Promise<RouteStats[]> {
@@ -286,8 +288,8 @@ export class ProxyCluster {
       const table = this.opts.certificates;
       w.send({
         type: 'init',
-        routes: this.routeInputs,
-        settings: { ...this.opts.settings, workers: 1 },
+        routes: this.routes,
+        settings: this.settings,
         httpPort: this.opts.httpPort,
         httpsPort: this.opts.httpsPort,
         publicHttpsPort: this.opts.publicHttpsPort,

@@ -1,148 +1,25 @@
-import type * as http from 'node:http';
-import type * as net from 'node:net';
-import { ChallengeStore } from '../acme/challenges';
-import { systemClock, type Clock } from '../clock';
-import { HomeportError } from '../errors';
-import { ProxySettingsSchema, RoutesSchema, describeIssues, type ProxySettings, type ProxySettingsInput, type RouteConfig, type RouteInput } from '../config/routes';
-import type { AccessLogger } from './access-log';
-import type { CertificateSource, HandshakeHold } from './cert-source';
-import { RequestHandler, type HandlerState } from './handler';
-import { createHttpServer, createHttpsServers, listenAll, type HttpsServers } from './listeners';
-import { RouteTable } from './route-table';
-import type { RouteStats } from './stats';
-import { AgentCache } from './upstream-pool';
+import type { ProxySettingsInput, RouteInput } from '../config/routes';
+import { checkRoutes, checkSettings } from './check';
+import { ProxyServer, type ProxyServerOptions } from './server';
 
-export interface ProxyOptions {
+export { checkRoutes, checkSettings } from './check';
+
+export interface ProxyOptions extends Omit<ProxyServerOptions, 'routes' | 'settings'> {
   routes: RouteInput[];
   settings?: ProxySettingsInput;
-  /** 0 picks a free port (tests); `ports()` tells which. */
-  httpPort: number;
-  httpsPort: number;
-  certificates: CertificateSource;
-  /** The engine's store: solvers put answers there, the listeners serve them. */
-  challenges?: ChallengeStore;
-  clock?: Clock;
-  log?: AccessLogger;
-  /** Port named in redirects when it differs from the one bound (behind port forwarding). */
-  publicHttpsPort?: number;
-  /** Holds handshakes for a certificate served before it is CT-ready (the engine's handshakeHold). */
-  handshakeHold?: HandshakeHold;
-}
-
-/** Parses routes with the config's rules; a bad route is reported, never half-applied. */
-export function checkRoutes(routes: RouteInput[]): RouteConfig[] {
-  const r = RoutesSchema.safeParse(routes);
-  if (!r.success) {
-    throw new HomeportError('proxy.invalid-route', `A route is not valid: ${describeIssues(r.error, 'routes')}.`, {
-      fix: 'Correct the route (homeport route add … replaces it).',
-    });
-  }
-  return r.data;
 }
 
 /**
- * The reverse proxy: an HTTP listener (challenges, redirects) and an HTTPS listener (SNI,
- * h2 + http/1.1, acme-tls/1) in front of the routes. Routes and certificates change while it
- * runs; `stop` drains open requests before closing.
+ * The reverse proxy (see ProxyServer) taking routes and settings as a user wrote them:
+ * checked first, so a bad route or setting is reported and never half-applied. Cluster
+ * workers run a ProxyServer with what their primary already checked, without the schema.
  */
-export class Proxy {
-  readonly settings: ProxySettings;
-  private readonly state: HandlerState;
-  private readonly agents = new AgentCache();
-  private readonly clock: Clock;
-  private readonly handler: RequestHandler;
-  private http?: http.Server;
-  private https?: HttpsServers;
-  private relays: net.Server[] = [];
-  private bound = { httpPort: 0, httpsPort: 0 };
-
-  constructor(private readonly opts: ProxyOptions) {
-    const s = ProxySettingsSchema.safeParse(opts.settings ?? {});
-    if (!s.success) {
-      throw new HomeportError('proxy.invalid-settings', `The proxy settings are not valid: ${describeIssues(s.error, 'proxy')}.`, {
-        fix: 'Correct the "proxy" section of config.json.',
-      });
-    }
-    this.settings = s.data;
-    this.clock = opts.clock ?? systemClock;
-    this.state = {
-      table: new RouteTable(checkRoutes(opts.routes), this.agents, this.clock, this.settings.upstreamFailTimeoutMs),
-      settings: this.settings,
-      log: opts.log,
-    };
-    this.handler = new RequestHandler(this.state);
+export class Proxy extends ProxyServer {
+  constructor(opts: ProxyOptions) {
+    super({ ...opts, routes: checkRoutes(opts.routes), settings: checkSettings(opts.settings) });
   }
 
-  async start(): Promise<{ httpPort: number; httpsPort: number }> {
-    const challenges = this.opts.challenges ?? new ChallengeStore();
-    const publicPort = () => this.opts.publicHttpsPort ?? this.bound.httpsPort;
-    this.http = createHttpServer(this.settings, challenges, this.handler, publicPort);
-    this.https = createHttpsServers(this.settings, this.opts.certificates, challenges, this.handler, publicPort, this.opts.handshakeHold);
-    try {
-      const a = await listenAll(this.http, this.opts.httpPort, this.settings.listen);
-      this.bound.httpPort = a.port;
-      this.relays.push(...a.extra);
-      const b = await listenAll(this.https.tls, this.opts.httpsPort, this.settings.listen);
-      this.bound.httpsPort = b.port;
-      this.relays.push(...b.extra);
-    } catch (e) {
-      await this.stop(0);
-      const err = e as NodeJS.ErrnoException;
-      const port = this.bound.httpPort ? this.opts.httpsPort : this.opts.httpPort;
-      if (err.code === 'EADDRINUSE') {
-        throw new HomeportError('proxy.port-in-use', `Port ${port} is already in use by another program.`, {
-          fix: `Stop the other web server on port ${port}, or choose other ports (--http-port, --https-port).`,
-          cause: e,
-        });
-      }
-      if (err.code === 'EACCES') {
-        throw new HomeportError('proxy.port-denied', `This user may not listen on port ${port}.`, {
-          fix: `Run with the right to bind low ports (e.g. setcap cap_net_bind_service=+ep on node), or use ports above 1023 and forward 80/443 to them.`,
-          cause: e,
-        });
-      }
-      throw e;
-    }
-    return this.ports();
-  }
-
-  ports(): { httpPort: number; httpsPort: number } {
-    return { ...this.bound };
-  }
-
-  /** Replaces the routes for new requests; requests in flight finish on the old ones. */
-  setRoutes(routes: RouteInput[]): void {
-    this.state.table = new RouteTable(checkRoutes(routes), this.agents, this.clock, this.settings.upstreamFailTimeoutMs, this.state.table);
-  }
-
-  routes(): RouteConfig[] {
-    return this.state.table.routes.map((r) => r.config);
-  }
-
-  /** Per-route counters for the dashboard. */
-  stats(): RouteStats[] {
-    return this.state.table.routes.map((r) => r.counters.snapshot());
-  }
-
-  /**
-   * Stops accepting, lets requests in flight finish (up to `drainMs`), then closes what is
-   * left. Idle keep-alive connections close at once; HTTP/2 clients get a GOAWAY.
-   */
-  async stop(drainMs = 10_000): Promise<void> {
-    const servers: net.Server[] = [...this.relays, ...(this.http ? [this.http] : []), ...(this.https ? [this.https.tls] : [])];
-    const closed = Promise.all(
-      servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))),
-    );
-    for (const s of this.https?.sessions ?? []) s.close();
-    const h1 = [this.http, this.https?.tls].filter((s): s is http.Server => s !== undefined);
-    const sweep = setInterval(() => h1.forEach((s) => s.closeIdleConnections()), 50);
-    h1.forEach((s) => s.closeIdleConnections());
-    const deadline = new Promise<void>((resolve) => setTimeout(resolve, drainMs).unref());
-    await Promise.race([closed, deadline]);
-    clearInterval(sweep);
-    h1.forEach((s) => s.closeAllConnections());
-    for (const s of this.https?.sessions ?? []) s.destroy();
-    await closed;
-    this.agents.destroy();
+  override setRoutes(routes: RouteInput[]): void {
+    super.setRoutes(checkRoutes(routes));
   }
 }

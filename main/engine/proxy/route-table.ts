@@ -1,5 +1,6 @@
 import { BlockList } from 'node:net';
-import { addCidr, type RouteConfig } from '../config/routes';
+import type { RouteConfig } from '../config/routes';
+import { addCidr } from './addresses';
 import type { Clock } from '../clock';
 import { BasicAuth } from './basic-auth';
 import { RouteCounters } from './stats';

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { parseUpstream, type Upstream } from '../config/routes';
+import { parseUpstream, type Upstream } from './addresses';
 import type { Clock } from '../clock';
 
 /** One upstream address with its keep-alive connections and its passive health. */
