@@ -1,7 +1,8 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import { isIP } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -160,61 +161,86 @@ export class RequestHandler {
     if (!target) return badGateway(res, route, 'it has no upstream');
     meter.upstream = target.upstream.url;
     const headers = upstreamRequestHeaders(req.headers, info);
-    const upReq = this.request(target, req.method ?? 'GET', this.upstreamPath(route, target, req.url ?? '/'), headers);
+    // The client's Expect was answered here (node:http sends its 100 Continue); the body follows.
+    delete headers.expect;
     const bodiless = hasNoBody(req);
     let answered = false;
-
+    let abort: ((e?: Error) => void) | undefined;
+    let aborted = false;
+    let resumeUpstream: (() => void) | undefined;
     const onClientClose = () => {
-      if (!res.writableFinished) upReq.destroy();
+      if (res.writableFinished) return;
+      aborted = true;
+      abort?.();
     };
     res.once('close', onClientClose);
+    const isHead = req.method === 'HEAD';
 
-    upReq.on('response', (upRes) => {
-      answered = true;
-      route.pool.markOk(target);
-      const out = clientResponseHeaders(upRes.headers);
-      if (route.hsts && info.proto === 'https') out['strict-transport-security'] = route.hsts;
-      try {
-        res.writeHead(upRes.statusCode ?? 502, out);
-      } catch (e) {
-        upRes.destroy();
-        return badGateway(res, route, `it sent a response Homeport cannot pass on (${(e as Error).message})`);
-      }
-      // Server-sent events and other slow streams: the client gets the head at once.
-      if (upRes.headers['content-type']?.startsWith('text/event-stream') && 'flushHeaders' in res) res.flushHeaders();
-      // A declared length is what goes out when the response completes; only bodies of
-      // unknown length are counted chunk by chunk (a listener per chunk costs on the hot path).
-      const declared = upRes.headers['content-length'];
-      if (declared !== undefined && req.method !== 'HEAD') {
-        res.once('finish', () => (meter.bytesOut = Number(declared)));
-      } else {
-        upRes.on('data', (chunk: Buffer) => (meter.bytesOut += chunk.length));
-      }
-      upRes.on('error', () => res.destroy());
-      upRes.on('aborted', () => res.destroy());
-      upRes.pipe(res as NodeJS.WritableStream);
-    });
-
-    upReq.on('error', (e: NodeJS.ErrnoException) => {
-      if (answered || res.writableEnded || (res as { destroyed?: boolean }).destroyed) return;
-      res.off('close', onClientClose);
-      const connectFailure = CONNECT_ERRORS.has(e.code ?? '');
-      if (connectFailure) route.pool.markFailed(target);
-      const retryable = bodiless && (connectFailure || (e.code === 'ECONNRESET' && upReq.reusedSocket));
-      const attempts = tried ?? new Set<UpstreamTarget>();
-      if (connectFailure) attempts.add(target);
-      if (retryable && attempts.size < route.pool.targets.length + (connectFailure ? 0 : 1)) {
-        return this.forward(req, res, route, info, meter, attempts);
-      }
-      badGateway(res, route, `${target.upstream.url}: ${describeUpstreamError(e)}`);
-    });
-
-    if (bodiless) {
-      upReq.end();
-    } else {
-      req.on('data', (chunk: Buffer) => (meter.bytesIn += chunk.length));
-      (req as NodeJS.ReadableStream).pipe(upReq);
-    }
+    target.dispatcher.dispatch(
+      {
+        method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+        path: this.upstreamPath(route, target, req.url ?? '/'),
+        headers: headers as Record<string, string | string[]>,
+        // undici takes async iterables; its types only list streams.
+        body: bodiless ? undefined : (requestBody(req, meter) as unknown as Readable),
+      },
+      {
+        onConnect: (a) => {
+          abort = a;
+          if (aborted) a();
+        },
+        onHeaders: (status, raw, resume) => {
+          answered = true;
+          route.pool.markOk(target);
+          const upHeaders = headersFromRaw(raw);
+          const out = clientResponseHeaders(upHeaders);
+          if (route.hsts && info.proto === 'https') out['strict-transport-security'] = route.hsts;
+          try {
+            res.writeHead(status, out);
+          } catch (e) {
+            abort?.();
+            badGateway(res, route, `it sent a response Homeport cannot pass on (${(e as Error).message})`);
+            return false;
+          }
+          // Server-sent events and other slow streams: the client gets the head at once.
+          if ((upHeaders['content-type'] as string | undefined)?.startsWith('text/event-stream') && 'flushHeaders' in res) res.flushHeaders();
+          // A declared length is what goes out when the response completes; only bodies of
+          // unknown length are counted chunk by chunk.
+          const declared = upHeaders['content-length'];
+          if (declared !== undefined && !isHead) meter.declared = Number(declared);
+          resumeUpstream = resume;
+          return true;
+        },
+        onData: (chunk) => {
+          if (meter.declared === undefined) meter.bytesOut += chunk.length;
+          if ((res as http.ServerResponse).write(chunk)) return true;
+          // Backpressure: the upstream waits until the client has taken what it has.
+          res.once('drain', resumeUpstream!);
+          return false;
+        },
+        onComplete: () => {
+          if (meter.declared !== undefined) meter.bytesOut = meter.declared;
+          res.end();
+        },
+        onError: (e: NodeJS.ErrnoException) => {
+          if (answered) return void (res as { destroy(): void }).destroy();
+          if (aborted || res.writableEnded || (res as { destroyed?: boolean }).destroyed) return;
+          res.off('close', onClientClose);
+          const code = upstreamErrorCode(e);
+          const connectFailure = CONNECT_ERRORS.has(code);
+          if (connectFailure) route.pool.markFailed(target);
+          // A kept-alive connection the upstream closed as the request went out: once more.
+          const reset = code === 'ECONNRESET' && !meter.retriedReset;
+          if (reset) meter.retriedReset = true;
+          const attempts = tried ?? new Set<UpstreamTarget>();
+          if (connectFailure) attempts.add(target);
+          if (bodiless && (reset || (connectFailure && attempts.size < route.pool.targets.length))) {
+            return this.forward(req, res, route, info, meter, attempts);
+          }
+          badGateway(res, route, `${target.upstream.url}: ${describeUpstreamError(Object.assign(e, { code }))}`);
+        },
+      },
+    );
   }
 
   /** RFC 8441: a WebSocket over an HTTP/2 stream, bridged to an HTTP/1.1 upgrade upstream. */
@@ -378,6 +404,50 @@ interface Meter {
   bytesIn: number;
   bytesOut: number;
   upstream: string | undefined;
+  /** The response's Content-Length, when it has one. */
+  declared?: number;
+  retriedReset?: boolean;
+}
+
+/**
+ * The request body for undici, counted as it goes. An iterator that leaves the request
+ * alive: undici destroys a stream body when done, which for HTTP/2 would end the response.
+ */
+async function* requestBody(req: Req, meter: Meter): AsyncGenerator<Buffer> {
+  for await (const chunk of (req as NodeJS.ReadableStream & { iterator(o: { destroyOnReturn: boolean }): AsyncIterable<Buffer> }).iterator({ destroyOnReturn: false })) {
+    meter.bytesIn += chunk.length;
+    yield chunk;
+  }
+}
+
+/** undici's raw header list as node:http would present it (set-cookie a list, repeats joined). */
+function headersFromRaw(raw: Buffer[] | string[] | null): http.IncomingHttpHeaders {
+  const out: http.IncomingHttpHeaders = {};
+  if (!raw) return out;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString().toLowerCase();
+    const value = raw[i + 1]!.toString('latin1');
+    const had = out[name];
+    if (name === 'set-cookie') {
+      if (had) (had as string[]).push(value);
+      else out[name] = [value];
+    } else {
+      out[name] = had === undefined ? value : `${had as string}, ${value}`;
+    }
+  }
+  return out;
+}
+
+/** undici's error codes in the terms of node:net, which the health and retry rules use. */
+function upstreamErrorCode(e: NodeJS.ErrnoException): string {
+  switch (e.code) {
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return 'UPSTREAM_CONNECT_TIMEOUT';
+    case 'UND_ERR_SOCKET':
+      return 'ECONNRESET';
+    default:
+      return e.code ?? '';
+  }
 }
 
 function badGateway(res: Res, route: CompiledRoute, why: string): void {

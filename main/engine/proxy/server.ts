@@ -38,7 +38,7 @@ export interface ProxyServerOptions {
 export class ProxyServer {
   readonly settings: ProxySettings;
   private readonly state: HandlerState;
-  private readonly agents = new AgentCache();
+  private readonly agents: AgentCache;
   private readonly clock: Clock;
   private readonly handler: RequestHandler;
   private http?: http.Server;
@@ -48,6 +48,7 @@ export class ProxyServer {
 
   constructor(private readonly opts: ProxyServerOptions) {
     this.settings = opts.settings;
+    this.agents = new AgentCache(this.settings.upstreamConnectTimeoutMs);
     this.clock = opts.clock ?? systemClock;
     this.state = {
       table: new RouteTable(opts.routes, this.agents, this.clock, this.settings.upstreamFailTimeoutMs),

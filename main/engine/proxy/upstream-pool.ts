@@ -1,11 +1,16 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { isIP } from 'node:net';
+import type { Pool as UndiciPool } from 'undici';
 import { parseUpstream, type Upstream } from './addresses';
 import type { Clock } from '../clock';
 
 /** One upstream address with its keep-alive connections and its passive health. */
 export interface UpstreamTarget {
   upstream: Upstream;
+  /** Requests go through undici (about a third less CPU per request than http.Agent). */
+  dispatcher: Pool;
+  /** WebSocket upgrades go through node:http, which hands over the raw socket. */
   agent: http.Agent;
   /** Skipped by `pick` until this time (ms since epoch) after a failure. */
   downUntil: number;
@@ -13,18 +18,30 @@ export interface UpstreamTarget {
   failures: number;
 }
 
+// undici's index also loads fetch, WebSocket and caches (about 6 MB more in every proxy
+// process); the proxy needs only its connection pool.
+const Pool: typeof UndiciPool = require('undici/lib/dispatcher/pool');
+type Pool = UndiciPool;
+
+interface Clients {
+  dispatcher: Pool;
+  agent: http.Agent;
+}
+
 /**
- * Keep-alive agents by upstream, reused across route reloads so a config change does not
- * throw away warm connections.
+ * Keep-alive connections by upstream, reused across route reloads so a config change does
+ * not throw away warm connections.
  */
 export class AgentCache {
-  private readonly agents = new Map<string, http.Agent>();
+  private readonly agents = new Map<string, Clients>();
   private readonly retired = new Set<http.Agent>();
 
-  get(upstream: Upstream, trustSelfSigned: boolean): http.Agent {
+  constructor(private readonly connectTimeoutMs: number) {}
+
+  get(upstream: Upstream, trustSelfSigned: boolean): Clients {
     const key = agentKey(upstream.url, trustSelfSigned);
-    let agent = this.agents.get(key);
-    if (!agent) {
+    let clients = this.agents.get(key);
+    if (!clients) {
       const opts: https.AgentOptions = {
         keepAlive: true,
         keepAliveMsecs: 30_000,
@@ -34,13 +51,14 @@ export class AgentCache {
         scheduling: 'lifo',
         timeout: 60_000,
       };
-      agent =
+      const agent =
         upstream.kind === 'https'
           ? new https.Agent({ ...opts, rejectUnauthorized: !trustSelfSigned })
           : new http.Agent(opts);
-      this.agents.set(key, agent);
+      clients = { agent, dispatcher: pool(upstream, trustSelfSigned, this.connectTimeoutMs) };
+      this.agents.set(key, clients);
     }
-    return agent;
+    return clients;
   }
 
   /**
@@ -48,19 +66,39 @@ export class AgentCache {
    * still carrying a request finish it and then time out, so a route reload drops nothing.
    */
   retain(keys: Set<string>): void {
-    for (const [key, agent] of this.agents) {
+    for (const [key, { agent, dispatcher }] of this.agents) {
       if (keys.has(key)) continue;
       this.agents.delete(key);
       this.retired.add(agent);
       for (const sockets of Object.values(agent.freeSockets)) for (const s of sockets ?? []) s.destroy();
+      // Closes once the requests it carries are done.
+      void dispatcher.close().catch(() => {});
     }
   }
 
   destroy(): void {
-    for (const agent of [...this.agents.values(), ...this.retired]) agent.destroy();
+    for (const { agent, dispatcher } of this.agents.values()) {
+      agent.destroy();
+      void dispatcher.destroy().catch(() => {});
+    }
+    for (const agent of this.retired) agent.destroy();
     this.agents.clear();
     this.retired.clear();
   }
+}
+
+function pool(upstream: Upstream, trustSelfSigned: boolean, connectTimeoutMs: number): Pool {
+  const opts: UndiciPool.Options = {
+    connectTimeout: connectTimeoutMs,
+    // No deadline on an upstream's answer or body: server-sent events and long polls stay
+    // quiet for minutes (node:http had none either).
+    headersTimeout: 0,
+    bodyTimeout: 0,
+  };
+  if (upstream.kind === 'unix') return new Pool('http://localhost', { ...opts, socketPath: upstream.socketPath });
+  const origin = `${upstream.kind}://${isIP(upstream.host) === 6 ? `[${upstream.host}]` : upstream.host}:${upstream.port}`;
+  if (upstream.kind === 'https') return new Pool(origin, { ...opts, connect: { rejectUnauthorized: !trustSelfSigned } });
+  return new Pool(origin, opts);
 }
 
 export function agentKey(url: string, trustSelfSigned: boolean): string {
@@ -81,7 +119,7 @@ export class UpstreamPool {
   ) {
     this.targets = urls.map((url) => {
       const upstream = parseUpstream(url);
-      return { upstream, agent: agents.get(upstream, trustSelfSigned), downUntil: 0, failures: 0 };
+      return { upstream, ...agents.get(upstream, trustSelfSigned), downUntil: 0, failures: 0 };
     });
   }
 
