@@ -54,7 +54,7 @@ const list = path.join(dir, 'list.json');
 writeFileSync(list, logListJson([{ log: g, state: 'usable', since: 0 }, { log: c, state: 'usable', since: 0 }], T));
 
 test('the JSON output has the documented shape; a private certificate is ready after notBefore + margin (exit 0)', () => {
-  const r = ct(path.join(synthetic, 'test-embedded-cert.pem'), '--issuer', path.join(synthetic, 'ca-cert.pem'), '--log-list', syntheticList, '--json');
+  const r = ct(path.join(synthetic, 'test-embedded-cert.pem'), '--issuer', path.join(synthetic, 'ca-cert.pem'), '--log-list', syntheticList, '--json', '--at', '2013-06-01T00:00:00Z');
   assert.equal(r.code, 0, r.stderr);
   const j = r.json();
   assert.equal(j.applicable, false);
@@ -73,6 +73,36 @@ test('the JSON output has the documented shape; a private certificate is ready a
     assert.equal(typeof j.policies[p].reason, 'string');
   }
   assert.equal(j.policies.chrome.compliant, false, 'one SCT is not enough');
+});
+
+test('a certificate outside its validity is never READY: expired (readyAt null) or not valid yet, in words and JSON (exit 1)', () => {
+  const args = [path.join(synthetic, 'test-embedded-cert.pem'), '--issuer', path.join(synthetic, 'ca-cert.pem'), '--log-list', syntheticList];
+  const expired = ct(...args, '--json');
+  assert.equal(expired.code, 1, expired.stderr);
+  const j = expired.json();
+  assert.equal(j.ready, false);
+  assert.equal(j.readyAt, null);
+  assert.match(j.reason, /^Expired on 2022-06-01T00:00:00\.000Z: no browser accepts it any more\. Renew it/);
+  const text = ct(...args);
+  assert.equal(text.code, 1);
+  assert.match(text.stdout, /^NOT READY as of .*: Expired on 2022-06-01/m);
+  assert.doesNotMatch(text.stdout, /^READY/m);
+
+  const early = ct(...args, '--json', '--at', '2012-05-31T23:59:59Z');
+  assert.equal(early.code, 1, early.stderr);
+  assert.equal(early.json().ready, false);
+  assert.equal(early.json().readyAt, '2012-06-01T00:00:05.000Z');
+  assert.match(early.json().reason, /^Not valid yet: its validity starts 2012-06-01T00:00:00\.000Z/);
+});
+
+test('a certificate that expires before its last SCT + margin is never ready', () => {
+  const l = issueLeaf({ ca, notBefore: T - 3_600_000, notAfter: T + 4_000, scts: [{ log: g, timestamp: T }, { log: c, timestamp: T + 3_000 }] });
+  const f = path.join(dir, 'short.pem');
+  writeFileSync(f, l.pem + ca.pem);
+  const j = ct(f, '--log-list', list, '--public', '--json', '--at', new Date(T + 3_500).toISOString()).json();
+  assert.equal(j.ready, false);
+  assert.equal(j.readyAt, null);
+  assert.match(j.reason, /^Never acceptable: it expires on .*, before every browser would accept it/);
 });
 
 test('the invalid vector shows signatureValid false', () => {

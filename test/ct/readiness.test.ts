@@ -3,6 +3,7 @@ import * as assert from 'node:assert/strict';
 import { ManualClock } from '../../main/engine/clock';
 import { checkCertificate } from '../../main/engine/ct/check';
 import { ctReadinessGate } from '../../main/engine/ct/gate';
+import { ctStatus } from '../../main/engine/ct/status';
 import { parseLogList } from '../../main/engine/ct/log-list';
 import { DEFAULT_MARGINS, readinessMargins, servingDecision } from '../../main/engine/ct/readiness';
 import { createCa, createLog, issueLeaf, logListJson } from './helpers/test-pki';
@@ -73,7 +74,8 @@ test('notBefore in the future dominates the SCT timestamps', () => {
   });
   const v = checkCertificate(late.der, [ca.der], { logLists: lists(), at: T, marginMs: 2_000, applicability: 'public' });
   assert.equal(v.readyAt, T + 600_000 + 2_000);
-  assert.match(v.reason, /notBefore is/);
+  assert.equal(v.ready, false);
+  assert.match(v.reason, /^Not valid yet: its validity starts .* Every browser accepts it from .*: notBefore is/);
 });
 
 test('the gate with a ManualClock: margin by first issuance or renewal, CT readiness from the SCTs', async () => {
@@ -124,4 +126,15 @@ test('serving policies as data', () => {
     until: null,
     reason: 'Browsers will never accept the new certificate; handshakes cannot wait for it, so it is not served.',
   });
+});
+
+test('expired: the gate never activates it and the engine status says not ready, in words', async () => {
+  const after = T + 91 * 86_400_000;
+  const gate = ctReadinessGate({ clock: new ManualClock(after), logLists: lists, applicability: 'public' });
+  const r = await gate({ certPem: leaf.pem, chainPem: ca.pem, firstIssuance: false });
+  assert.equal(r.readyAt, null);
+  const s = ctStatus({ certPem: leaf.pem, chainPem: ca.pem }, { logLists: lists(), at: after, marginMs: 5_000, applicability: 'public' });
+  assert.ok(!('error' in s));
+  assert.equal(s.ready, false);
+  assert.match(s.reason, /^Expired on 2026-05-30T\d\d:\d\d:\d\d\.000Z: no browser accepts it any more/);
 });

@@ -73,6 +73,28 @@ const iso = (t: number) => new Date(t).toISOString();
 
 /** `chain` holds the issuer first, then any further intermediates (and optionally the root). */
 export function checkCertificate(leaf: Uint8Array, chain: Uint8Array[], opts: CtCheckOptions): CtVerdict {
+  return withinValidity(ctVerdict(leaf, chain, opts), opts.at);
+}
+
+/**
+ * Browsers reject a certificate outside its validity whatever its SCTs say: expired (or expiring
+ * before it would be ready) means never ready; not yet valid means not ready before notBefore.
+ */
+function withinValidity(v: CtVerdict, at: number): CtVerdict {
+  const renew = 'Renew it (homeport renew <name>) or issue a new one.';
+  if (at > v.notAfter) {
+    return { ...v, ready: false, readyAt: null, reason: `Expired on ${iso(v.notAfter)}: no browser accepts it any more. ${renew}` };
+  }
+  if (v.readyAt !== null && v.readyAt > v.notAfter) {
+    return { ...v, ready: false, readyAt: null, reason: `Never acceptable: it expires on ${iso(v.notAfter)}, before every browser would accept it (${iso(v.readyAt)}). ${renew}` };
+  }
+  if (at < v.notBefore) {
+    return { ...v, ready: false, reason: `Not valid yet: its validity starts ${iso(v.notBefore)}, so no browser accepts it before then. ${v.reason}` };
+  }
+  return v;
+}
+
+function ctVerdict(leaf: Uint8Array, chain: Uint8Array[], opts: CtCheckOptions): CtVerdict {
   const cert = parseCertificate(leaf);
   const scts = extractEmbeddedScts(cert);
   const { logLists, at, marginMs } = opts;
