@@ -65,13 +65,14 @@ export function timeline(input: TimelineInput): SVGElement {
     svg.append(s('text', { x: x(last), y: Y - 22, 'text-anchor': 'middle', class: 'label' }, `${input.scts.length} SCT${input.scts.length === 1 ? '' : 's'}`));
   }
   if (ready !== undefined) mark(ready, 'ready', 'Every browser', time(new Date(ready).toISOString()), true);
-  // "now" sits above the line unless the ready label is there, else below (under "Issued" if needed).
+  // "now" sits above the line unless a label is there, else below (under "Issued" if needed).
+  // Its dashed line crosses the axis only toward its own label, so it never runs through another.
   const nowCx = broken ? X1 : x(input.now);
   const near = (t: number | undefined) => t !== undefined && Math.abs(nowCx - x(t)) < 90;
-  const nowY = !near(ready) && !(input.scts.length > 0 && near(Math.max(...sctTimes))) ? Y - 40 : near(issued) ? Y + 70 : Y + 34;
+  const above = !near(ready) && !(input.scts.length > 0 && near(Math.max(...sctTimes)));
+  const nowY = above ? Y - 40 : near(issued) ? Y + 70 : Y + 34;
   svg.append(
-    // The line reaches its label only when nothing else sits between them.
-    s('line', { x1: nowCx, y1: nowY < Y ? nowY + 4 : Y - 14, x2: nowCx, y2: nowY > Y && !near(issued) ? nowY - 12 : Y + 14, class: 'now-line' }),
+    s('line', { x1: nowCx, y1: above ? nowY + 4 : Y - 2, x2: nowCx, y2: above ? Y + 14 : near(issued) ? Y + 16 : nowY - 13, class: 'now-line' }),
     s('text', { x: nowCx, y: nowY, 'text-anchor': broken ? 'end' : 'middle', class: 'label now' }, 'now'),
   );
   return svg;

@@ -80,7 +80,25 @@ const COVERED = `(() => {
   return { toasts: toasts.length, covered };
 })()`;
 
+/** Timeline labels that overlap each other, or that the dashed "now" line runs through. */
+const TIMELINE_CLASHES = `(() => {
+  const clashes = [];
+  for (const svg of document.querySelectorAll('svg.timeline')) {
+    const texts = [...svg.querySelectorAll('text')].map((t) => ({ name: t.textContent, r: t.getBoundingClientRect() }));
+    const line = svg.querySelector('.now-line');
+    const boxes = line ? [...texts, { name: 'now line', r: line.getBoundingClientRect() }] : texts;
+    for (let i = 0; i < boxes.length; i++) {
+      for (let j = i + 1; j < boxes.length; j++) {
+        const a = boxes[i].r, b = boxes[j].r;
+        if (a.left <= b.right && b.left <= a.right && a.top < b.bottom && b.top < a.bottom) clashes.push(boxes[i].name + ' / ' + boxes[j].name);
+      }
+    }
+  }
+  return clashes.filter((c) => c !== 'now / now line');
+})()`;
+
 async function noticesCoverNothing(): Promise<number> {
+  assert.deepEqual(await page.evaluate(TIMELINE_CLASHES), [], 'timeline labels overlap');
   const { toasts, covered } = (await page.evaluate(COVERED)) as { toasts: number; covered: string[] };
   assert.deepEqual(covered, [], 'a notice covers a control');
   return toasts;
