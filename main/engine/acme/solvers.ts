@@ -68,15 +68,50 @@ export function resolverServer(spec: string): string {
   return formatDnsServer(server);
 }
 
+/**
+ * The name the TXT record goes to: `_acme-challenge.<name>`, or where its CNAME chain ends.
+ * Self-hosters delegate the challenge that way to a zone they may update (the CA follows
+ * the CNAME too, RFC 8555 §8.4), so the zone of <name> itself needs no update key.
+ */
+export async function dns01Target(resolver: Pick<Resolver, 'resolveCname'>, fqdn: string, where: string): Promise<string> {
+  const seen = [fqdn];
+  for (;;) {
+    const name = seen[seen.length - 1]!;
+    let targets: string[];
+    try {
+      targets = await resolver.resolveCname(name);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENODATA' || code === 'ENOTFOUND') return name;
+      throw new HomeportError('acme.dns-lookup-failed', `Could not look up ${name} at ${where} (${code ?? e}), so it is unclear where the dns-01 TXT record belongs.`, {
+        fix: 'Check that the resolver answers (--resolver), then try again.',
+        details: { fqdn: name },
+      });
+    }
+    const next = targets[0]!.replace(/\.$/, '').toLowerCase();
+    if (seen.includes(next) || seen.length > 8) {
+      throw new HomeportError('acme.dns-cname-loop', `The CNAME records from ${fqdn} go round in a loop or too deep (${[...seen, next].join(' → ')}).`, {
+        fix: `Point ${fqdn} with one CNAME at a name in a zone Homeport may update, and give that name no CNAME of its own.`,
+        details: { fqdn, chain: seen },
+      });
+    }
+    seen.push(next);
+  }
+}
+
 export function dns01Solver(
   provider: DnsProvider,
   opts: { resolver?: string; timeoutMs?: number } = {},
 ): Solver {
   const resolver = new Resolver({ timeout: 2_000, tries: 2 });
   if (opts.resolver) resolver.setServers([resolverServer(opts.resolver)]);
+  const where = opts.resolver ?? 'the system resolver';
+  // Where each answer was written, so cleanup removes it there even if the CNAME changed since.
+  const written = new Map<string, string>();
   return {
     async present(name, _token, value, signal) {
-      const fqdn = dns01Name(name);
+      const fqdn = await dns01Target(resolver, dns01Name(name), where);
+      written.set(`${name} ${value}`, fqdn);
       await provider.setTxt(fqdn, value);
       // The CA asks the authoritative servers, maybe at once: wait until the record is
       // visible where the user told us to look, so we never ask for validation too early.
@@ -86,7 +121,7 @@ export function dns01Solver(
         const records = await resolver.resolveTxt(fqdn).catch(() => [] as string[][]);
         if (records.some((chunks) => chunks.join('') === value)) return;
         if (Date.now() > deadline) {
-          throw new HomeportError('acme.dns-propagation-timeout', `The TXT record ${fqdn} did not appear at ${opts.resolver ?? 'the system resolver'} within ${Math.round((opts.timeoutMs ?? 120_000) / 1000)} s.`, {
+          throw new HomeportError('acme.dns-propagation-timeout', `The TXT record ${fqdn} did not appear at ${where} within ${Math.round((opts.timeoutMs ?? 120_000) / 1000)} s.`, {
             fix: `Check that ${provider.id} manages the zone of ${fqdn.replace(/^_acme-challenge\./, '')} and that --resolver names a server that sees it.`,
             details: { fqdn, provider: provider.id },
           });
@@ -96,7 +131,9 @@ export function dns01Solver(
       }
     },
     async cleanup(name, _token, value) {
-      await provider.removeTxt(dns01Name(name), value);
+      const key = `${name} ${value}`;
+      await provider.removeTxt(written.get(key) ?? dns01Name(name), value);
+      written.delete(key);
     },
   };
 }
