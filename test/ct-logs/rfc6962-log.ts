@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Clock, systemClock } from '../../main/engine/clock';
 import { MemoryTree } from '../../main/engine/ct/merkle';
 import { LogEntry, LogKey, entryFromSubmission, issueSct, leafHashOf, merkleTreeLeaf, serveLog, vec24 } from './log-core';
@@ -38,7 +39,7 @@ export class Rfc6962TestLog {
   integration: Integration;
   private readonly clock: Clock;
   private readonly roots: Buffer[];
-  private readonly tree = new MemoryTree();
+  private tree = new MemoryTree();
   private readonly entries: LogEntry[] = [];
   private readonly pending: LogEntry[] = [];
   private readonly indexByLeafHash = new Map<string, number>();
@@ -82,6 +83,20 @@ export class Rfc6962TestLog {
       this.indexByLeafHash.set(hash.toString('base64'), this.tree.append(hash));
       this.entries.push(e);
     }
+    this.signTreeHead();
+  }
+
+  /**
+   * Misbehaves: rewrites its first entry and signs a tree head over the forged history, so
+   * whoever saw an earlier tree head now sees another history (a split view). Its later tree
+   * heads and proofs all follow the forged tree; entries keep their indices.
+   */
+  forkHistory(): void {
+    if (this.entries.length === 0) throw new Error('an empty log has no history to fork');
+    const forged = new MemoryTree();
+    forged.append(createHash('sha256').update('a forged first entry').digest());
+    for (const e of this.entries.slice(1)) forged.append(leafHashOf(e));
+    this.tree = forged;
     this.signTreeHead();
   }
 

@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ctReadinessGate } from '../../main/engine/ct/gate';
-import { SctInclusion, monitorInclusion, strictInclusionGate, watchInclusion } from '../../main/engine/ct/inclusion';
+import { SctInclusion, TreeHeadMemory, monitorInclusion, strictInclusionGate, watchInclusion } from '../../main/engine/ct/inclusion';
 import { EngineEmitter, EngineEvents } from '../../main/engine/events';
 import { parseSignedLogList } from '../../main/engine/ct/log-list';
 import { Rfc6962Client } from '../../main/engine/ct/rfc6962-client';
@@ -223,4 +223,35 @@ test('the RFC 6962 test log\'s read API is sound: get-entries holds the certific
   const path = consistency.map((h) => Buffer.from(h, 'base64'));
   assert.ok(verifyConsistency(before.treeSize, after.treeSize, before.rootHash, after.rootHash, path));
   assert.ok(!verifyConsistency(before.treeSize, after.treeSize, after.rootHash, after.rootHash, path));
+});
+
+test('split view: a later tree head is checked against the earlier one with get-sth-consistency; a forked log is reported inconsistent', async () => {
+  const log = await new Rfc6962TestLog({ name: 'Homeport Test Forking', roots: [bed.ca.rootDer], clock }).start();
+  try {
+    const forkList = buildLogList([{ name: 'Test Operator F', logs: [{ log, state: 'usable', since: 0 }] }], clock.now());
+    const list = parseSignedLogList(forkList.json, forkList.signature, forkList.publicKeyPem);
+    const treeHeads: TreeHeadMemory = new Map();
+    const follow = async (name: string) => {
+      const cert = await bed.ca.issue({ names: [name], logs: [log.url] });
+      const consistencyAsked = log.requests.filter((r) => r.includes('get-sth-consistency')).length;
+      const report = await clock.drive(monitorInclusion(cert.certDer, issuer(), list, { clock, treeHeads }));
+      return { result: report.results[0], asked: log.requests.filter((r) => r.includes('get-sth-consistency')).length - consistencyAsked, report };
+    };
+
+    const first = await follow('split-1.example.test');
+    assert.equal(first.result.status, 'logged');
+    assert.equal(first.asked, 0, 'nothing seen before: nothing to compare');
+    const honest = await follow('split-2.example.test');
+    assert.equal(honest.result.status, 'logged', honest.result.message);
+    assert.equal(honest.asked, 1, 'the larger tree was checked against the one seen before');
+
+    log.forkHistory();
+    const forked = await follow('split-3.example.test');
+    assert.equal(forked.asked, 1);
+    assert.equal(forked.result.status, 'inconsistent');
+    assert.equal(forked.report.allLogged, false);
+    assert.match(forked.result.message, /^Homeport Test Forking is inconsistent: its tree head of 3 entries .* is not an extension of its tree head of 2 entries .*\(a split view\)/);
+  } finally {
+    await log.stop();
+  }
 });

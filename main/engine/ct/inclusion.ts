@@ -4,9 +4,9 @@ import { isHomeportError } from '../errors';
 import type { EngineEmitter } from '../events';
 import type { LogFetchOptions } from './log-fetch';
 import { CtLog, LogList, LogStateName, logKey, stateAt } from './log-list';
-import { verifyInclusion } from './merkle';
+import { verifyConsistency, verifyInclusion } from './merkle';
 import { PrecertEntry, leafHash, precertSignedEntry } from './precert';
-import { Rfc6962Client } from './rfc6962-client';
+import { Rfc6962Client, TreeHead } from './rfc6962-client';
 import { Sct, extractEmbeddedScts, sctLeafIndex } from './sct';
 import { StaticCtClient } from './static-ct';
 import { verifySctSignature } from './verify';
@@ -19,10 +19,15 @@ import { certificatesFromFile, parseCertificate } from './x509';
  * through their signed checkpoint and tiles at the SCT's leaf_index. A log that has not
  * merged the entry yet is asked again with a growing pause until its MMD has passed.
  * Browsers do not check inclusion, so this is a monitor; strict mode (strictInclusionGate)
- * turns it into a gate for users who want proof before serving.
+ * turns it into a gate for users who want proof before serving. Every RFC 6962 tree head is
+ * also checked against the last one seen from that log (consistency proof): a log that shows
+ * two histories (a split view) is reported as inconsistent.
  */
 
-export type InclusionStatus = 'logged' | 'pending' | 'not-logged' | 'unknown-log' | 'not-checked';
+export type InclusionStatus = 'logged' | 'pending' | 'not-logged' | 'inconsistent' | 'unknown-log' | 'not-checked';
+
+/** The newest tree head verified per log id; one kept for a process's lifetime checks every later one. */
+export type TreeHeadMemory = Map<string, TreeHead>;
 
 export interface SctInclusion {
   /** Base64 log id, as in the log list. */
@@ -53,6 +58,8 @@ export interface InclusionOptions {
   onProgress?: (r: SctInclusion) => void;
   /** Which logs to follow (default: all in the list); the others are reported as not checked. */
   follow?: (log: CtLog) => boolean;
+  /** Tree heads seen before (default: a fresh memory per certificate). */
+  treeHeads?: TreeHeadMemory;
 }
 
 const DEFAULT_FIRST_RETRY_MS = 5_000;
@@ -61,7 +68,7 @@ const DEFAULT_MAX_RETRY_MS = 30 * 60_000;
 /** One attempt: a final answer, or "not yet" with the reason. */
 type Attempt =
   | { final: true; status: 'logged'; treeSize: number; leafIndex: number; message: string }
-  | { final: true; status: 'not-logged'; message: string }
+  | { final: true; status: 'not-logged' | 'inconsistent'; message: string }
   | { final: false; why: string };
 
 function duration(seconds: number): string {
@@ -70,9 +77,39 @@ function duration(seconds: number): string {
   return `${seconds} s`;
 }
 
-async function attemptRfc6962(log: CtLog, hash: Buffer, opts: InclusionOptions): Promise<Attempt> {
+const iso = (t: number) => new Date(t).toISOString();
+
+/**
+ * A log may only ever extend its tree (RFC 6962 §2.1.2): the new tree head and the one seen
+ * before must be linked by the log's consistency proof. Remembers the larger of the two.
+ * Returns why not, in words, when the log shows another history than before.
+ */
+async function splitView(client: Rfc6962Client, log: CtLog, sth: TreeHead, memory: TreeHeadMemory): Promise<string | null> {
+  const seen = memory.get(log.logId);
+  if (seen) {
+    const [older, newer] = seen.treeSize <= sth.treeSize ? [seen, sth] : [sth, seen];
+    const consistent =
+      older.treeSize === newer.treeSize
+        ? older.rootHash.equals(newer.rootHash)
+        : older.treeSize === 0 ||
+          verifyConsistency(older.treeSize, newer.treeSize, older.rootHash, newer.rootHash, await client.getSthConsistency(older.treeSize, newer.treeSize));
+    if (!consistent) {
+      return (
+        `${log.name} is inconsistent: its tree head of ${sth.treeSize} entries (signed ${iso(sth.timestamp)}) is not an extension of ` +
+        `its tree head of ${seen.treeSize} entries (signed ${iso(seen.timestamp)}), so it shows different histories to different ` +
+        'viewers (a split view). Its inclusion proofs prove nothing; the log list maintainers remove logs that do this.'
+      );
+    }
+  }
+  if (!seen || sth.treeSize > seen.treeSize) memory.set(log.logId, sth);
+  return null;
+}
+
+async function attemptRfc6962(log: CtLog, hash: Buffer, opts: InclusionOptions, treeHeads: TreeHeadMemory): Promise<Attempt> {
   const client = new Rfc6962Client(log.name, log.url, logKey(log), { ...opts.fetch, signal: opts.signal });
   const sth = await client.getSth();
+  const split = await splitView(client, log, sth, treeHeads);
+  if (split) return { final: true, status: 'inconsistent', message: split };
   if (sth.treeSize === 0) return { final: false, why: 'its tree is still empty' };
   const answer = await client.getProofByHash(hash, sth.treeSize);
   if (!answer) return { final: false, why: `its tree of ${sth.treeSize} entries does not hold it yet` };
@@ -151,11 +188,12 @@ export async function followSct(sct: Sct, entry: PrecertEntry, log: CtLog, opts:
   const base = { logId: sct.logIdBase64, logName: log.name, timestamp: sct.timestamp };
   const hash = leafHash(sct, entry);
   const deadline = sct.timestamp + log.mmd * 1000;
+  const treeHeads = opts.treeHeads ?? new Map();
   let delay = opts.firstRetryMs ?? DEFAULT_FIRST_RETRY_MS;
   for (let attempts = 1; ; attempts++) {
     let a: Attempt;
     try {
-      a = log.kind === 'static-ct' ? await attemptStaticCt(log, sct, hash, opts) : await attemptRfc6962(log, hash, opts);
+      a = log.kind === 'static-ct' ? await attemptStaticCt(log, sct, hash, opts) : await attemptRfc6962(log, hash, opts, treeHeads);
     } catch (e) {
       if (opts.signal?.aborted || !isHomeportError(e)) throw e;
       // The error's sentence continues ours ("Not yet in X: the CT log X cannot be reached …").
@@ -208,6 +246,7 @@ export async function monitorInclusion(leaf: Uint8Array, chain: Uint8Array[], li
   const cert = parseCertificate(leaf);
   const scts = extractEmbeddedScts(cert);
   const entry = scts.length && chain.length ? precertSignedEntry(cert, chain[0]) : undefined;
+  const followOpts = { ...opts, treeHeads: opts.treeHeads ?? new Map() };
   const results = await Promise.all(
     scts.map(async (sct): Promise<SctInclusion> => {
       const log = list.logs.get(sct.logIdBase64);
@@ -225,7 +264,7 @@ export async function monitorInclusion(leaf: Uint8Array, chain: Uint8Array[], li
       if (!sig.valid) {
         return { ...base, status: 'not-checked', message: `Not checked in ${log.name}: ${sig.reason}.` };
       }
-      return followSct(sct, entry, log, opts);
+      return followSct(sct, entry, log, followOpts);
     }),
   );
   const checked = results.filter((r) => r.status !== 'unknown-log' && r.status !== 'not-checked');

@@ -125,4 +125,18 @@ export class Rfc6962Client {
     }
     return { leafIndex: o.leaf_index, auditPath: path as Buffer[] };
   }
+
+  /** The proof that the tree of `second` entries extends the one of `first` (get-sth-consistency). */
+  async getSthConsistency(first: number, second: number): Promise<Buffer[]> {
+    const { status, json, text } = await this.getJson(`ct/v1/get-sth-consistency?first=${first}&second=${second}`);
+    if (status !== 200 || typeof json !== 'object' || json === null) {
+      throw logProtocolError(this.name, `get-sth-consistency answered HTTP ${status}`, { body: text.slice(0, 300) });
+    }
+    const o = json as Record<string, unknown>;
+    const proof = Array.isArray(o.consistency) ? o.consistency.map((h) => b64Field(h, 32)) : null;
+    if (!proof || proof.some((h) => h === null)) {
+      throw logProtocolError(this.name, 'its consistency proof lacks a field or has a malformed one', { body: text.slice(0, 300) });
+    }
+    return proof as Buffer[];
+  }
 }
