@@ -18,6 +18,7 @@ import type { ExportFormat } from './certs/export';
 import type { ChallengeStore } from './acme/challenges';
 import type { AcmeIssuer } from './acme/issuer';
 import type { LogListSource } from './ct/log-list-refresh';
+import type { TreeHeadMemory } from './ct/inclusion';
 import type { LogList } from './ct/log-list';
 import type { ApplicabilityOverride } from './ct/applicability';
 import type { ClockCheck, ClockVerdict } from './ct/clock-skew';
@@ -139,6 +140,9 @@ export class Engine {
   private issuancePreflight?: IssuancePreflight;
   /** Ends background work (inclusion monitors) at close(). */
   private readonly background = new AbortController();
+  /** The last tree head seen per CT log, for the whole run: a log that later shows a tree that
+   * does not extend it has shown someone a split view. */
+  private readonly treeHeads: TreeHeadMemory = new Map();
   private readonly resolvedIssuers = new Set<AcmeIssuer>();
   /** Small state files written in the background (clock verdict); close() waits for them. */
   private saving: Promise<unknown> = Promise.resolve();
@@ -514,7 +518,7 @@ export class Engine {
       let gate = ctReadinessGate({ clock: this.clock, logLists: () => lists.lists(), margins: this.margins(), applicability: this.opts.ctApplicability });
       if (ct.strictInclusion) {
         const { strictInclusionGate } = require('./ct/inclusion') as typeof import('./ct/inclusion');
-        gate = strictInclusionGate(gate, { clock: this.clock, logList: () => lists.lists().chrome, signal: this.background.signal });
+        gate = strictInclusionGate(gate, { clock: this.clock, logList: () => lists.lists().chrome, signal: this.background.signal, treeHeads: this.treeHeads });
       }
       return gate(cert);
     };
@@ -573,6 +577,7 @@ export class Engine {
     const report = await watchInclusion(this.events, { name: id, serial: next.meta.serial, certPem: next.certPem, chainPem: next.chainPem }, lists.lists().chrome, {
       clock: this.clock,
       signal: this.background.signal,
+      treeHeads: this.treeHeads,
     });
     const result: CtStatus['inclusion'] = {
       serial: next.meta.serial,
