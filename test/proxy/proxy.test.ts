@@ -277,6 +277,30 @@ test('allow-list: only listed networks reach the route', async () => {
   assert.equal((await request(p.httpsPort, 'local.test', { ca: ca.caPem })).status, 200);
 });
 
+test('an upstream that drops the connection unanswered: a GET is tried once more, a request with a body is not', async () => {
+  const seen: string[] = [];
+  let droppedOnce = false;
+  const up = await startUpstream((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    const drop = req.url === '/always' || (req.url === '/once' && !droppedOnce);
+    if (req.url === '/once') droppedOnce = true;
+    if (drop) return void req.socket.destroy();
+    req.resume();
+    req.on('end', () => res.end('answered'));
+  });
+  const p = await startProxy([{ host: 'drop.test', upstreams: [up.url] }]);
+  p.table.activate(ca.issue('drop', ['drop.test']));
+  const once = await request(p.httpsPort, 'drop.test', { ca: ca.caPem, path: '/once' });
+  assert.equal(once.status, 200);
+  assert.equal(once.body, 'answered');
+  const always = await request(p.httpsPort, 'drop.test', { ca: ca.caPem, path: '/always' });
+  assert.equal(always.status, 502);
+  assert.match(always.body, /closed the connection without answering/);
+  const post = await request(p.httpsPort, 'drop.test', { ca: ca.caPem, path: '/always', method: 'POST', body: 'once only' });
+  assert.equal(post.status, 502);
+  assert.deepEqual(seen, ['GET /once', 'GET /once', 'GET /always', 'GET /always', 'POST /always'], 'one retry for a GET, none for a POST');
+});
+
 test('upstream down: 502 page naming the route; round robin skips a failed upstream', async () => {
   const up = await echoUpstream('alive');
   const dead = 'http://127.0.0.1:1';
