@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { openRuntime, type Runtime } from '../../main/api/runtime';
 import { filePrefsStore } from '../../main/api/prefs';
 import type { CertificateDetail } from '../../main/api/contract';
@@ -13,7 +13,7 @@ import { startHeadlessHost, type HeadlessHost } from '../../main/headless';
 import { startCtTestbed, type CtTestbed } from '../ct-logs/testbed';
 import { repoRoot } from '../helpers/paths';
 import { tmpDir } from '../helpers/tmp';
-import { requireTool } from '../helpers/tools';
+import { openChromium } from '../helpers/chromium';
 
 // The certificate page for a certificate from the CT testbed (test/ct-logs): its test CA
 // submits the precertificate to three loopback logs of two operators, embeds the SCTs they
@@ -32,7 +32,6 @@ let page: Page;
 let sctTimes: number[] = [];
 
 before(async () => {
-  const executablePath = requireTool('chromium', 'apt-get install -y chromium');
   mkdirSync(SHOTS, { recursive: true });
   bed = await startCtTestbed();
   const logs = [bed.argon, bed.sky, bed.lagging];
@@ -50,13 +49,7 @@ before(async () => {
   await updateConfig(dataDir, (c) => ({ ...c, email: 'ops@example.com', acceptTos: true, ct: { ...c.ct, firstIssuanceMarginSeconds: MARGIN_S, refreshLogList: false } }));
   rt = await openRuntime({ dataDir, host: 'headless', prefs: filePrefsStore(dataDir), engine: { issuer, logList, ctApplicability: 'public' } });
   host = await startHeadlessHost({ api: rt.api });
-  context = await chromium.launchPersistentContext(tmpDir('homeport-chromium-'), {
-    executablePath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1100, height: 800 },
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on('pageerror', (e) => assert.fail(`the page threw: ${e.message}`));
+  ({ context, page } = await openChromium());
 });
 
 after(async () => {

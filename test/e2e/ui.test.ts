@@ -1,14 +1,14 @@
 import { after, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import * as os from 'node:os';
+import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import type { Runtime } from '../../main/api/runtime';
 import { startHeadlessHost, type HeadlessHost } from '../../main/headless';
 import { repoRoot } from '../helpers/paths';
 import { requireTool } from '../helpers/tools';
+import { openChromium } from '../helpers/chromium';
 import { openTestRuntime, startAppWorld, worldDataDir, type AppWorld } from '../app/fixture';
 
 // The UI end to end in a real Chromium against the headless host, a real engine, Pebble and
@@ -29,23 +29,13 @@ let profile: string;
 const consoleErrors: string[] = [];
 
 before(async () => {
-  const executablePath = requireTool('chromium', 'apt-get install -y chromium');
   requireTool('unzip');
   mkdirSync(SHOTS, { recursive: true });
   world = await startAppWorld();
   // A fresh user: no e-mail and no terms accepted yet, so the wizard asks.
   rt = await openTestRuntime(await worldDataDir(world, { email: null, acceptTos: false, firstIssuanceMarginSeconds: MARGIN_S }));
   host = await startHeadlessHost({ api: rt.api });
-  profile = mkdtempSync(path.join(os.tmpdir(), 'homeport-chromium-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1100, height: 800 },
-    acceptDownloads: true,
-    colorScheme: 'light',
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on('pageerror', (e) => assert.fail(`the page threw: ${e.message}`));
+  ({ context, page, profile } = await openChromium({ acceptDownloads: true, colorScheme: 'light' }));
   // A CSP violation (an inline style or script slipping in) shows up as a console error.
   page.on('console', (m) => {
     if (m.type() === 'error') consoleErrors.push(m.text());
@@ -57,7 +47,6 @@ after(async () => {
   await host?.close();
   await rt?.close();
   await world?.stop();
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 /**
