@@ -258,19 +258,8 @@ export class RequestHandler {
       const out: http.OutgoingHttpHeaders = {};
       for (const h of ['sec-websocket-protocol', 'sec-websocket-extensions']) if (upRes.headers[h]) out[h] = upRes.headers[h];
       res.writeHead(200, out);
-      route.counters.openUpgrades++;
-      const stream = req.stream;
-      if (upHead.length) stream.write(upHead);
-      stream.pipe(upSocket).pipe(stream);
-      const close = () => {
-        stream.destroy();
-        upSocket.destroy();
-      };
-      stream.once('close', close);
-      upSocket.once('close', close);
-      upSocket.once('error', close);
-      stream.once('error', close);
-      upSocket.once('close', () => route.counters.openUpgrades--);
+      if (upHead.length) req.stream.write(upHead);
+      joinTunnel(req.stream, upSocket, route.counters);
     });
     upReq.on('response', (upRes) => {
       res.writeHead(upRes.statusCode ?? 502, clientResponseHeaders(upRes.headers));
@@ -328,18 +317,9 @@ export class RequestHandler {
         socket.write(headLines + '\r\n');
         if (upHead.length) socket.write(upHead);
         if (head.length) upSocket.write(head);
-        route.counters.openUpgrades++;
         route.counters.requests++;
         logUpgrade(101, target.upstream.url);
-        upSocket.pipe(socket).pipe(upSocket);
-        const close = () => {
-          socket.destroy();
-          upSocket.destroy();
-        };
-        socket.once('close', close);
-        upSocket.once('close', close);
-        upSocket.on('error', close);
-        upSocket.once('close', () => route.counters.openUpgrades--);
+        joinTunnel(socket, upSocket, route.counters);
       });
       upReq.on('response', (upRes) => {
         logUpgrade(upRes.statusCode ?? 0, target.upstream.url);
@@ -421,6 +401,25 @@ async function* requestBody(req: Req, meter: Meter): AsyncGenerator<Buffer> {
 }
 
 /** undici's raw header list as node:http would present it (set-cookie a list, repeats joined). */
+/**
+ * Joins an upgraded client connection (WebSocket over HTTP/1.1, or an HTTP/2 extended CONNECT
+ * stream) to its upstream socket: bytes flow both ways until either side closes or fails, which
+ * closes the other, and the route counts it as open meanwhile.
+ */
+function joinTunnel(client: Duplex, upstream: Duplex, counters: { openUpgrades: number }): void {
+  counters.openUpgrades++;
+  client.pipe(upstream).pipe(client);
+  const close = () => {
+    client.destroy();
+    upstream.destroy();
+  };
+  client.once('close', close);
+  upstream.once('close', close);
+  client.on('error', close);
+  upstream.on('error', close);
+  upstream.once('close', () => counters.openUpgrades--);
+}
+
 function headersFromRaw(raw: Buffer[] | string[] | null): http.IncomingHttpHeaders {
   const out: http.IncomingHttpHeaders = {};
   if (!raw) return out;
