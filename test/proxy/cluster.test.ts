@@ -2,11 +2,16 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { TestCa, echoUpstream, request } from './fixtures';
+import { tmpDir } from '../helpers/tmp';
+import { requireTool } from '../helpers/tools';
 import { CertificateTable } from '../../main/engine/proxy/cert-source';
 import { BroadcastChallengeStore, ProxyCluster } from '../../main/engine/proxy/cluster';
 
-test('cluster workers share routes, certificates, http-01 answers and counters', async () => {
+test('three serving processes (this one and two helpers) share routes, certificates, http-01 answers and counters', async () => {
   const ca = new TestCa();
   const up = await echoUpstream('one');
   const up2 = await echoUpstream('two');
@@ -16,7 +21,7 @@ test('cluster workers share routes, certificates, http-01 answers and counters',
   const challenges = new BroadcastChallengeStore();
   challenges.setHttp01('early', 'early.key');
   const cluster = new ProxyCluster({
-    workers: 2,
+    workers: 3,
     routes: [{ host: 'c.test', upstreams: [up.url] }],
     settings: { listen: ['127.0.0.1'] },
     httpPort: 0,
@@ -26,11 +31,23 @@ test('cluster workers share routes, certificates, http-01 answers and counters',
   });
   after(() => cluster.stop(500));
   const { httpPort, httpsPort } = await cluster.start();
+  const caFile = path.join(tmpDir(), 'ca.pem');
+  writeFileSync(caFile, ca.caPem);
   assert.equal(cluster.pids().length, 2);
 
-  // New connections land on either worker; all of them must agree.
+  // New connections land on any of the three processes; all of them must agree.
   const many = async <T>(n: number, fn: () => Promise<T>) => Promise.all(Array.from({ length: n }, fn));
   for (const r of await many(12, () => request(httpsPort, 'c.test', { ca: ca.caPem }))) assert.equal(r.status, 200);
+
+  // curl runs while this process (the primary) is blocked in execFileSync: only the helpers
+  // can accept, so an answer proves they share both listening sockets.
+  const curl = requireTool('curl');
+  const helperAnswers = (url: string, ...extra: string[]) =>
+    execFileSync(curl, ['-s', '--max-time', '5', '-o', '/dev/null', '-w', '%{http_code}', ...extra, url], { encoding: 'utf8' });
+  for (let i = 0; i < 3; i++) {
+    assert.equal(helperAnswers(`https://d.test:${httpsPort}/`, '--cacert', caFile, '--resolve', `d.test:${httpsPort}:127.0.0.1`), '421', 'a helper completes the handshake (d.test has no route yet)');
+    assert.equal(helperAnswers(`http://c.test:${httpPort}/x`, `--resolve`, `c.test:${httpPort}:127.0.0.1`), '301', 'a helper redirects on the HTTP socket');
+  }
 
   await challenges.setHttp01('tok', 'tok.key'); // resolves once every worker has it
   for (const r of await many(12, () => request(httpPort, 'c.test', { tls: false, path: '/.well-known/acme-challenge/tok' }))) assert.equal(r.body, 'tok.key');
@@ -79,7 +96,7 @@ test('cluster workers share routes, certificates, http-01 answers and counters',
   assert.deepEqual(new Set(reused), new Set([true]));
 
   const stats = await cluster.stats();
-  assert.equal(stats.find((s) => s.route === 'c.test')!.requests, 12);
+  assert.equal(stats.find((s) => s.route === 'c.test')!.requests, 12 + 3, '12 proxied here or in a helper, 3 redirected by helpers');
   assert.equal(stats.find((s) => s.route === 'd.test')!.requests, 8);
 
   // A worker that dies is replaced, with the current routes and certificates.

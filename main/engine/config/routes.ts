@@ -149,7 +149,7 @@ export const ProxySettingsSchema = z.object({
   /** An upstream that failed is skipped for this long (passive health). */
   upstreamFailTimeoutMs: z.number().int().min(0).default(10_000),
   maxHeaderSize: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
-  /** Processes serving connections; 1 = in the engine's process, more = node:cluster workers. */
+  /** Processes serving connections: the engine's, plus (N − 1) helpers accepting on its sockets. */
   workers: z.number().int().min(1).max(256).default(1),
   /** TLS session-ticket keys are replaced this often (forward secrecy of resumed sessions). */
   ticketKeyRotationMs: z.number().int().min(60_000).default(12 * 3_600_000),

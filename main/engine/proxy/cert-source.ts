@@ -1,8 +1,9 @@
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { X509Certificate, randomBytes } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { HomeportError } from '../errors';
+import { newTicketKeys } from './ticket-keys';
 
 /**
  * Where the HTTPS listener gets certificates. `contextFor` runs on every handshake, so it
@@ -21,6 +22,8 @@ export interface CertificateSource {
    * context, whatever certificate SNI picked, so the listener takes them from here.
    */
   readonly ticketKeys: Buffer;
+  /** The keys retired at the last rotation: their tickets still resume, and are renewed. */
+  readonly previousTicketKeys: Buffer | undefined;
   onTicketKeys(fn: (keys: Buffer) => void): () => void;
 }
 
@@ -56,10 +59,6 @@ export const TLS_CIPHERS = [
   'ECDHE-ECDSA-CHACHA20-POLY1305',
   'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':');
-
-export function newTicketKeys(): Buffer {
-  return randomBytes(48);
-}
 
 export function buildSecureContext(cert: Pick<ServedCertificate, 'certPem' | 'chainPem' | 'keyPem'>): SecureContext {
   const chain = cert.chainPem.trim() ? `${cert.certPem.trim()}\n${cert.chainPem.trim()}\n` : cert.certPem;
@@ -97,6 +96,7 @@ export class CertificateTable implements CertificateSource {
   private readonly listeners = new Set<Listener>();
   private readonly keyListeners = new Set<KeysListener>();
   private defaultId: string | undefined;
+  private retiredKeys: Buffer | undefined;
 
   constructor(private keys: Buffer = newTicketKeys()) {}
 
@@ -104,13 +104,19 @@ export class CertificateTable implements CertificateSource {
     return this.keys;
   }
 
+  get previousTicketKeys(): Buffer | undefined {
+    return this.retiredKeys;
+  }
+
   /**
    * New session-ticket keys, shared by every worker so a session resumes on any of them.
-   * Tickets sealed with the old keys no longer resume (their secrets stop being recoverable
-   * from this process), which bounds the forward secrecy of resumed sessions to one
-   * rotation period. Open connections are untouched.
+   * Tickets sealed with the keys retired here still resume (and get a ticket under the new
+   * keys); those sealed with older ones do not, as their secrets are gone from this
+   * process: forward secrecy of resumed sessions is bounded to two rotation periods. Open
+   * connections are untouched.
    */
   rotateTicketKeys(keys: Buffer = newTicketKeys()): void {
+    this.retiredKeys = this.keys;
     this.keys = keys;
     for (const fn of this.keyListeners) fn(keys);
   }

@@ -1,4 +1,4 @@
-import cluster, { type Worker } from 'node:cluster';
+import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import type { SecureContext } from 'node:tls';
 import { ChallengeStore, type TlsAlpn01Pem } from '../acme/challenges';
@@ -6,15 +6,20 @@ import { HomeportError } from '../errors';
 import type { ProxySettings, ProxySettingsInput, RouteConfig, RouteInput } from '../config/routes';
 import type { CertificateTable, HandshakeHold, ServedCertificate } from './cert-source';
 import { checkRoutes, checkSettings } from './check';
+import type { AccessLogger } from './access-log';
+import { ProxyServer } from './server';
 import { mergeStats, type RouteStats } from './stats';
 
 /** Messages between the primary and its proxy workers. */
 export type ToWorker =
+  /** One of the primary's listening sockets travels with this message (sent before 'init'). */
+  | { type: 'listener'; kind: 'http' | 'https' }
   | {
       type: 'init';
       /** Checked by the primary (workers carry no schema). */
       routes: RouteConfig[];
       settings: ProxySettings;
+      /** The ports the primary's sockets are bound to. */
       httpPort: number;
       httpsPort: number;
       publicHttpsPort?: number;
@@ -37,19 +42,12 @@ export type ToWorker =
   | { type: 'stop'; drainMs: number };
 
 export type FromWorker =
-  | { type: 'ready'; httpPort: number; httpsPort: number }
+  | { type: 'ready' }
   | { type: 'failed'; code: string; message: string; fix?: string }
   /** A handshake for a held certificate waits for the primary's answer (its engine holds the clock). */
   | { type: 'hold'; id: string; seq: number }
   | { type: 'ack'; seq: number }
   | { type: 'stats'; id: number; stats: RouteStats[] };
-
-/**
- * A worker's young generation is kept small: V8 otherwise grows it to 32 MB under load, which
- * at 1,000 open connections is a fifth of a worker's memory; scavenging a small space costs
- * no more CPU per request here (measured with test/bench/proxy.ts).
- */
-const WORKER_V8_FLAGS = ['--max-semi-space-size=2'];
 
 /** A change of the challenge answers, as the primary relays it to its workers. */
 export type ChallengeChange =
@@ -114,6 +112,7 @@ export class BroadcastChallengeStore extends ChallengeStore {
 }
 
 export interface ClusterOptions {
+  /** Processes serving connections, this one included (2 or more). */
   workers: number;
   routes: RouteInput[];
   settings: ProxySettingsInput;
@@ -126,15 +125,21 @@ export interface ClusterOptions {
   challenges: BroadcastChallengeStore;
   /** Answers the workers' handshake holds (the engine's handshakeHold). */
   handshakeHold?: HandshakeHold;
+  /** This process's access log; workers append to settings.accessLog themselves. */
+  log?: AccessLogger;
 }
 
 /**
- * The proxy on every core: node:cluster workers each run a Proxy on the same ports (the
- * kernel spreads connections), and the primary, which runs the engine, keeps them in step:
- * routes, certificate activations and http-01 answers are pushed to all of them.
+ * The proxy on every core: this process serves as with one worker, and `workers - 1` helper
+ * processes accept connections on its very listening sockets (handed over IPC, so the
+ * kernel spreads connections and nothing passes through this process). It runs the engine
+ * and keeps the helpers in step: routes, certificate activations, challenge answers and
+ * ticket keys are pushed to all of them. N workers are N processes, not N + 1: a helper costs
+ * tens of MB, and this process would otherwise sit idle.
  */
 export class ProxyCluster {
-  private readonly workers: Worker[] = [];
+  private readonly local: ProxyServer;
+  private readonly workers: ChildProcess[] = [];
   private readonly unsubscribe: (() => void)[] = [];
   private routes: RouteConfig[];
   private readonly settings: ProxySettings;
@@ -149,16 +154,23 @@ export class ProxyCluster {
   constructor(private readonly opts: ClusterOptions) {
     this.routes = checkRoutes(opts.routes);
     this.settings = { ...checkSettings(opts.settings), workers: 1 };
+    this.local = new ProxyServer({
+      routes: this.routes,
+      settings: this.settings,
+      httpPort: opts.httpPort,
+      httpsPort: opts.httpsPort,
+      publicHttpsPort: opts.publicHttpsPort,
+      certificates: opts.certificates,
+      challenges: opts.challenges,
+      handshakeHold: opts.handshakeHold,
+      log: opts.log,
+    });
   }
 
   async start(): Promise<{ httpPort: number; httpsPort: number }> {
-    // Each worker accepts on the shared socket itself: no hop through the primary per connection.
-    cluster.schedulingPolicy = cluster.SCHED_NONE;
-    cluster.setupPrimary({ exec: path.join(__dirname, 'worker.js'), args: [], execArgv: [...process.execArgv, ...WORKER_V8_FLAGS], silent: false });
-    // Every worker asks for the same address and port as configured (even port 0): the
-    // cluster module then hands them all the one socket the first request bound.
+    this.bound = await this.local.start();
     try {
-      for (let i = 0; i < this.opts.workers; i++) this.bound = await this.init(this.fork(i));
+      for (let i = 0; i < this.opts.workers - 1; i++) await this.init(this.fork(i));
     } catch (e) {
       await this.stop(0);
       throw e;
@@ -176,13 +188,13 @@ export class ProxyCluster {
     return this.ports();
   }
 
-  /** Starts worker `slot`; one that dies later is replaced (with the state of the moment). */
-  private fork(slot: number): Worker {
-    const w = cluster.fork({ HOMEPORT_PROXY_WORKER: '1' });
+  /** Starts helper `slot`; one that dies later is replaced (with the state of the moment). */
+  private fork(slot: number): ChildProcess {
+    const w = fork(path.join(__dirname, 'worker.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.workers[slot] = w;
     w.on('message', (m: FromWorker) => {
       if (m.type !== 'hold') return;
-      const reply = () => w.isConnected() && w.send({ type: 'hold-done', seq: m.seq } satisfies ToWorker, undefined, () => {});
+      const reply = () => this.sendTo(w, { type: 'hold-done', seq: m.seq });
       const wait = this.opts.handshakeHold?.(m.id);
       if (wait) wait.then(reply, reply);
       else reply();
@@ -204,9 +216,9 @@ export class ProxyCluster {
     return { ...this.bound };
   }
 
-  /** Process ids of the workers (for memory figures). */
+  /** Process ids of the helper processes (this one serves too). */
   pids(): number[] {
-    return this.workers.map((w) => w.process.pid!).filter(Boolean);
+    return this.workers.map((w) => w.pid!).filter(Boolean);
   }
 
   /**
@@ -223,11 +235,13 @@ export class ProxyCluster {
    * a certificate activation or a route change.
    */
   settled(): Promise<void> {
+    // This process applies everything at once; only the helpers need asking.
     return this.broadcastAcked((seq) => ({ type: 'ping', seq }));
   }
 
   setRoutes(routes: RouteInput[]): void {
     this.routes = checkRoutes(routes);
+    this.local.setRoutes(this.routes);
     this.broadcast({ type: 'routes', routes: this.routes });
   }
 
@@ -245,39 +259,44 @@ export class ProxyCluster {
               resolve(s);
             };
             w.on('message', onMessage);
-            w.send({ type: 'stats', id } satisfies ToWorker);
+            if (!this.sendTo(w, { type: 'stats', id })) done([]);
           }),
       ),
     );
-    return mergeStats(lists);
+    return mergeStats([this.local.stats(), ...lists]);
   }
 
+  /** Drains this process and every helper (see ProxyServer.stop). */
   async stop(drainMs = 10_000): Promise<void> {
     this.stopping = true;
     for (const u of this.unsubscribe) u();
-    await Promise.all(
-      this.workers.map(
+    await Promise.all([
+      this.local.stop(drainMs),
+      ...this.workers.map(
         (w) =>
           new Promise<void>((resolve) => {
-            if (w.isDead()) return resolve();
+            if (w.exitCode !== null || w.signalCode !== null) return resolve();
             const kill = setTimeout(() => w.kill('SIGKILL'), drainMs + 2000);
             w.once('exit', () => {
               clearTimeout(kill);
               resolve();
             });
-            if (w.isConnected()) w.send({ type: 'stop', drainMs } satisfies ToWorker, undefined, () => {});
-            else w.kill('SIGTERM');
+            if (!this.sendTo(w, { type: 'stop', drainMs })) w.kill('SIGTERM');
           }),
       ),
-    );
+    ]);
   }
 
-  private init(w: Worker): Promise<{ httpPort: number; httpsPort: number }> {
+  /**
+   * Hands the helper this process's listening sockets, then its state. IPC keeps the order,
+   * so the sockets are there when 'init' arrives.
+   */
+  private init(w: ChildProcess): Promise<void> {
     return new Promise((resolve, reject) => {
       const onMessage = (m: FromWorker) => {
         if (m.type === 'ready') {
           w.off('message', onMessage);
-          resolve(m);
+          resolve();
         } else if (m.type === 'failed') {
           w.off('message', onMessage);
           reject(new HomeportError(m.code, m.message, { fix: m.fix }));
@@ -286,19 +305,21 @@ export class ProxyCluster {
       w.on('message', onMessage);
       w.once('exit', (code) => reject(new HomeportError('proxy.worker-failed', `A proxy worker exited while starting (code ${code}).`)));
       const table = this.opts.certificates;
-      w.send({
+      const sockets = this.local.listeningSockets();
+      for (const kind of ['http', 'https'] as const) for (const server of sockets[kind]) w.send({ type: 'listener', kind } satisfies ToWorker, server);
+      this.sendTo(w, {
         type: 'init',
         routes: this.routes,
         settings: this.settings,
-        httpPort: this.opts.httpPort,
-        httpsPort: this.opts.httpsPort,
+        httpPort: this.bound.httpPort,
+        httpsPort: this.bound.httpsPort,
         publicHttpsPort: this.opts.publicHttpsPort,
         ticketKeys: table.ticketKeys.toString('base64'),
         certificates: table.certificates(),
         defaultCertificate: this.opts.defaultCertificate,
         challenges: this.opts.challenges.pending(),
         holds: this.held,
-      } satisfies ToWorker);
+      });
     });
   }
 
@@ -313,7 +334,7 @@ export class ProxyCluster {
       this.workers.map(
         (w) =>
           new Promise<void>((resolve) => {
-            if (!w.isConnected()) return resolve();
+            if (!w.connected) return resolve();
             const done = () => {
               clearTimeout(timer);
               w.off('message', onMessage);
@@ -324,14 +345,20 @@ export class ProxyCluster {
             const timer = setTimeout(done, 2000);
             w.on('message', onMessage);
             w.once('exit', done);
-            w.send(m, undefined, () => {});
+            this.sendTo(w, m);
           }),
       ),
     );
   }
 
   private broadcast(m: ToWorker): void {
-    // A worker that died between the check and the send is replaced by the exit handler.
-    for (const w of this.workers) if (w.isConnected()) w.send(m, undefined, () => {});
+    for (const w of this.workers) this.sendTo(w, m);
+  }
+
+  /** False when the helper is gone (its exit handler starts a replacement). */
+  private sendTo(w: ChildProcess, m: ToWorker): boolean {
+    if (!w.connected) return false;
+    w.send(m, undefined, {}, () => {});
+    return true;
   }
 }

@@ -7,6 +7,7 @@ import { ACME_TLS_ALPN, HTTP01_PATH_PREFIX, type ChallengeStore } from '../acme/
 import type { ProxySettings } from '../config/routes';
 import type { CertificateSource, HandshakeHold } from './cert-source';
 import { TLS_CIPHERS } from './cert-source';
+import { renewSessionTickets } from './ticket-keys';
 import type { RequestHandler } from './handler';
 
 /** Marks a socket whose client offered acme-tls/1 for a name with a pending tls-alpn-01. */
@@ -79,6 +80,9 @@ export function createHttpsServers(
     honorCipherOrder: true,
     handshakeTimeout: settings.handshakeTimeoutMs,
     ticketKeys: source.ticketKeys,
+    // Node derives the default from process.argv, which differs between the primary and its
+    // helpers: a session would then resume only on the process that started it.
+    sessionIdContext: 'homeport-proxy',
     // Runs before SNICallback under TLS 1.3 (OpenSSL negotiates ALPN early there), so a
     // validation handshake is known when the certificate is chosen.
     ALPNCallback(this: TLSSocket, { servername, protocols }: { servername: string; protocols: string[] }) {
@@ -110,8 +114,10 @@ export function createHttpsServers(
     },
   } as https.ServerOptions);
   tlsServer.timeout = settings.idleTimeoutMs;
-  const offKeys = source.onTicketKeys((keys) => tlsServer.setTicketKeys(keys));
-  tlsServer.once('close', offKeys);
+  if (!renewSessionTickets(tlsServer, () => ({ current: source.ticketKeys, previous: source.previousTicketKeys }))) {
+    const offKeys = source.onTicketKeys((keys) => tlsServer.setTicketKeys(keys));
+    tlsServer.once('close', offKeys);
+  }
 
   const h2 = http2.createServer({
     settings: { enableConnectProtocol: true, maxConcurrentStreams: 250, maxHeaderListSize: settings.maxHeaderSize },
@@ -212,6 +218,25 @@ export async function listenAll(server: net.Server, port: number, addresses: str
     extra.push(relay);
   }
   return { port: bound, extra };
+}
+
+/**
+ * Accepts on sockets another process bound (received over IPC as listening net.Servers):
+ * the first becomes `server`'s own handle, so its timeouts and connection tracking run as
+ * if it had bound the port; the others relay their connections to it. Returns those relays.
+ */
+export async function listenOnInherited(server: net.Server, sockets: net.Server[]): Promise<net.Server[]> {
+  const [first, ...rest] = sockets;
+  if (!first) return [];
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(first, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  for (const relay of rest) relay.on('connection', (socket) => server.emit('connection', socket));
+  return rest;
 }
 
 function listenOne(server: net.Server, port: number, host: string): Promise<number> {

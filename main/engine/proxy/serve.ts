@@ -16,7 +16,7 @@ export interface ServeOptions {
   /** Override config.json's listeners. */
   httpPort?: number;
   httpsPort?: number;
-  /** Override the proxy setting: 1 = in this process, more = that many worker processes. */
+  /** Override the proxy setting: processes serving, this one included. */
   workers?: number;
   /** One-line notices (route reloads, certificate swaps, problems). */
   notice?: (line: string) => void;
@@ -70,7 +70,8 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   const handshakeHold = (id: string) => engine?.handshakeHold(id);
   let proxy: Proxy | ProxyCluster;
   let challenges: ChallengeStore;
-  let closeLog: (() => Promise<void>) | undefined;
+  const log = accessLog ? fileAccessLog(accessLog) : undefined;
+  const closeLog = log?.close;
   if (settings.workers > 1) {
     const store = new BroadcastChallengeStore();
     challenges = store;
@@ -84,11 +85,10 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
       defaultCertificate: settings.defaultCertificate,
       challenges: store,
       handshakeHold,
+      log: log?.log,
     });
   } else {
     challenges = new ChallengeStore();
-    const log = accessLog ? fileAccessLog(accessLog) : undefined;
-    closeLog = log?.close;
     proxy = new Proxy({ routes: config.routes, settings, httpPort, httpsPort, certificates, challenges, log: log?.log, handshakeHold });
   }
   let ports: { httpPort: number; httpsPort: number };

@@ -4,15 +4,17 @@ import { isHomeportError } from '../errors';
 import { CertificateTable } from './cert-source';
 import type { ChallengeChange, FromWorker, ToWorker } from './cluster';
 import { fileAccessLog } from './access-log';
-import { ProxyServer } from './server';
+import { ProxyServer, type ListeningSockets } from './server';
+import type * as net from 'node:net';
 
 /**
- * A proxy worker of ProxyCluster: a ProxyServer fed by its primary over IPC. The ticket keys
- * come from the primary so a TLS session resumes whichever worker the next connection lands
- * on. Routes and settings arrive checked, so a worker loads only the request path (no
- * config schema, no engine): about 10 MB less per worker.
+ * A helper process of ProxyCluster: a ProxyServer accepting on its primary's listening
+ * sockets, fed over IPC. The ticket keys come from the primary so a TLS session resumes
+ * whichever process the next connection lands on. Routes and settings arrive checked, so a
+ * helper loads only the request path (no config schema, no engine): about 10 MB less each.
  */
 let proxy: ProxyServer | undefined;
+const inherited: ListeningSockets = { http: [], https: [] };
 let table: CertificateTable | undefined;
 const challenges = new ChallengeStore();
 let closeLog: (() => Promise<void>) | undefined;
@@ -34,8 +36,11 @@ function send(m: FromWorker): void {
   process.send?.(m);
 }
 
-process.on('message', (m: ToWorker) => {
+process.on('message', (m: ToWorker, socket?: net.Server) => {
   switch (m.type) {
+    case 'listener':
+      if (socket) inherited[m.kind].push(socket);
+      break;
     case 'init': {
       table = new CertificateTable(Buffer.from(m.ticketKeys, 'base64'));
       for (const c of m.certificates) table.activate(c);
@@ -55,11 +60,12 @@ process.on('message', (m: ToWorker) => {
           challenges,
           log: log?.log,
           handshakeHold,
+          inherit: inherited,
         });
       } catch (e) {
         return fail(e);
       }
-      proxy.start().then((ports) => send({ type: 'ready', ...ports }), fail);
+      proxy.start().then(() => send({ type: 'ready' }), fail);
       break;
     }
     case 'routes':
