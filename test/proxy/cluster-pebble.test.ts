@@ -8,8 +8,8 @@ import { CertificateTable } from '../../main/engine/proxy/cert-source';
 import { BroadcastChallengeStore, ProxyCluster } from '../../main/engine/proxy/cluster';
 import { echoUpstream, request } from './fixtures';
 
-// With two proxy workers, Pebble validates tls-alpn-01 on the workers' shared HTTPS port:
-// the challenge certificate travels to every worker as PEMs before the CA is asked to look.
+// With two serving processes, Pebble validates tls-alpn-01 on their shared HTTPS port: the
+// challenge certificate travels to the helper as PEMs before the CA is asked to look.
 let pebble: Pebble;
 let cluster: ProxyCluster;
 let issuer: AcmeIssuer;
@@ -54,7 +54,7 @@ function served(servername: string): Promise<string> {
   });
 }
 
-test('tls-alpn-01 through cluster workers: a new name, then a renewal while the name is served', async () => {
+test('tls-alpn-01 answered by the main process and its helper: a new name, then a renewal while the name is served', async () => {
   const first = await issuer.issue({ names: ['alpn.example.test'], keyType: 'ec256', challenge: 'tls-alpn-01' });
   table.activate({ id: 'alpn', ...first });
   assert.equal(challenges.hasTlsAlpn01(), false, 'the answer is withdrawn after validation');

@@ -11,7 +11,7 @@ import { requireTool } from '../helpers/tools';
 import { CertificateTable } from '../../main/engine/proxy/cert-source';
 import { BroadcastChallengeStore, ProxyCluster } from '../../main/engine/proxy/cluster';
 
-test('three serving processes (this one and two helpers) share routes, certificates, http-01 answers and counters', async () => {
+test('three serving processes (this one and two helpers) share routes, certificates, http-01 answers and counters', { timeout: 60_000 }, async () => {
   const ca = new TestCa();
   const up = await echoUpstream('one');
   const up2 = await echoUpstream('two');
@@ -43,11 +43,24 @@ test('three serving processes (this one and two helpers) share routes, certifica
   // can accept, so an answer proves they share both listening sockets.
   const curl = requireTool('curl');
   const helperAnswers = (url: string, ...extra: string[]) =>
-    execFileSync(curl, ['-s', '--max-time', '5', '-o', '/dev/null', '-w', '%{http_code}', ...extra, url], { encoding: 'utf8' });
+    execFileSync(curl, ['-s', '--max-time', '5', '-o', '/dev/null', '-w', '%{http_code}', ...extra, url], { encoding: 'utf8', timeout: 10_000 });
   for (let i = 0; i < 3; i++) {
     assert.equal(helperAnswers(`https://d.test:${httpsPort}/`, '--cacert', caFile, '--resolve', `d.test:${httpsPort}:127.0.0.1`), '421', 'a helper completes the handshake (d.test has no route yet)');
     assert.equal(helperAnswers(`http://c.test:${httpPort}/x`, `--resolve`, `c.test:${httpPort}:127.0.0.1`), '301', 'a helper redirects on the HTTP socket');
   }
+
+  // A tls-alpn-01 answer reaches the helpers as PEMs; openssl, too, runs while this process is blocked.
+  const answer = ca.issue('answer', ['new.test']);
+  await challenges.setTlsAlpn01('new.test', tls.createSecureContext({ cert: answer.certPem, key: answer.keyPem }), answer);
+  const openssl = requireTool('openssl');
+  const alpnCert = execFileSync(openssl, ['s_client', '-connect', `127.0.0.1:${httpsPort}`, '-servername', 'new.test', '-alpn', 'acme-tls/1'], {
+    input: '',
+    encoding: 'utf8',
+    stdio: ['pipe', 'pipe', 'ignore'],
+    timeout: 10_000,
+  }).match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/)?.[0];
+  assert.equal(alpnCert && new X509Certificate(alpnCert).serialNumber, new X509Certificate(answer.certPem).serialNumber, 'a helper answers the validation handshake');
+  challenges.deleteTlsAlpn01('new.test');
 
   await challenges.setHttp01('tok', 'tok.key'); // resolves once every worker has it
   for (const r of await many(12, () => request(httpPort, 'c.test', { tls: false, path: '/.well-known/acme-challenge/tok' }))) assert.equal(r.body, 'tok.key');

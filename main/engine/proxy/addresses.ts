@@ -2,7 +2,7 @@ import { isIP, type BlockList } from 'node:net';
 
 /**
  * Upstream addresses and allow-list ranges, free of the config schema (zod) so the proxy's
- * request path, which cluster workers load alone, stays small. The schema validates with
+ * request path, which proxy helper processes load alone, stays small. The schema validates with
  * the same functions.
  */
 

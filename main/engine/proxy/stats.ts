@@ -53,7 +53,7 @@ export class RouteCounters {
   }
 }
 
-/** Sums snapshots of the same routes (from cluster workers). */
+/** Sums snapshots of the same routes (from the serving processes of a ProxyCluster). */
 export function mergeStats(lists: RouteStats[][]): RouteStats[] {
   const byRoute = new Map<string, RouteStats>();
   for (const list of lists) {
