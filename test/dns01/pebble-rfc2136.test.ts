@@ -2,10 +2,11 @@ import { after, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { AcmeIssuer } from '../../main/engine/acme/issuer';
-import { createDnsProvider } from '../../main/engine/acme/dns';
+import { Rfc2136Provider, createDnsProvider } from '../../main/engine/acme/dns';
 import { type Bind, startBind } from '../helpers/bind';
 import { type Pebble, startPebble } from '../helpers/pebble';
 import { tmpDir } from '../helpers/tmp';
+import { rejectsWith } from './rejects-with';
 
 // End to end: Pebble resolves names at a real BIND, and Homeport proves control of them by
 // changing BIND's zones through RFC 2136 updates signed with TSIG — the way a self-hoster
@@ -59,4 +60,15 @@ test('a wildcard certificate from Pebble through RFC 2136 updates to BIND', asyn
   // value is gone again, from both zones.
   assert.deepEqual(await bind.txt('_acme-challenge.example.test'), []);
   assert.deepEqual(await bind.txt('_acme-challenge.nas.lab.example.test'), []);
+});
+
+test('a DNS server that does not implement UPDATE (challtestsrv\'s) gets a plain error naming that', async () => {
+  // challtestsrv answers queries only; its DNS library refuses other opcodes with NOTIMP.
+  const key = bind.keys['homeport-acme']!;
+  const provider = new Rfc2136Provider({
+    server: { host: '127.0.0.1', port: pebble.dnsPort },
+    key: { name: key.name, algorithm: key.algorithm, secret: Buffer.from(key.secret, 'base64') },
+    zone: 'example.test',
+  });
+  await rejectsWith(provider.setTxt('_acme-challenge.www.example.test', 'value'), 'dns01.updates-unsupported', /does not accept dynamic updates/);
 });

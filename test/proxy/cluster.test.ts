@@ -23,7 +23,7 @@ test('three serving processes (this one and two helpers) share routes, certifica
   const cluster = new ProxyCluster({
     workers: 3,
     routes: [{ host: 'c.test', upstreams: [up.url] }],
-    settings: { listen: ['127.0.0.1'] },
+    settings: { listen: ['127.0.0.1', '::1'] },
     httpPort: 0,
     httpsPort: 0,
     certificates: table,
@@ -47,6 +47,7 @@ test('three serving processes (this one and two helpers) share routes, certifica
   for (let i = 0; i < 3; i++) {
     assert.equal(helperAnswers(`https://d.test:${httpsPort}/`, '--cacert', caFile, '--resolve', `d.test:${httpsPort}:127.0.0.1`), '421', 'a helper completes the handshake (d.test has no route yet)');
     assert.equal(helperAnswers(`http://c.test:${httpPort}/x`, `--resolve`, `c.test:${httpPort}:127.0.0.1`), '301', 'a helper redirects on the HTTP socket');
+    assert.equal(helperAnswers(`http://c.test:${httpPort}/x`, `--resolve`, `c.test:${httpPort}:[::1]`), '301', 'and on the second listen address');
   }
 
   // A tls-alpn-01 answer reaches the helpers as PEMs; openssl, too, runs while this process is blocked.
@@ -109,7 +110,7 @@ test('three serving processes (this one and two helpers) share routes, certifica
   assert.deepEqual(new Set(reused), new Set([true]));
 
   const stats = await cluster.stats();
-  assert.equal(stats.find((s) => s.route === 'c.test')!.requests, 12 + 3, '12 proxied here or in a helper, 3 redirected by helpers');
+  assert.equal(stats.find((s) => s.route === 'c.test')!.requests, 12 + 6, '12 proxied here or in a helper, 6 redirected by helpers');
   assert.equal(stats.find((s) => s.route === 'd.test')!.requests, 8);
 
   // A worker that dies is replaced, with the current routes and certificates.
