@@ -10,7 +10,7 @@ import { LocalCa } from '../certs/local-ca';
 
 /**
  * "Hold the TLS handshake up to N seconds" end to end: `homeport serve`'s proxy (in this
- * process, and with two workers relaying to the primary) answers a ClientHello for a
+ * process, and with a helper process that asks the main one) answers a ClientHello for a
  * certificate served before it is CT-ready only once the engine's clock reaches readyAt,
  * while handshakes for other names go ahead.
  */
@@ -25,7 +25,7 @@ function handshake(port: number, servername: string, ca: string): Promise<string
 }
 
 for (const workers of [1, 2]) {
-  test(`a held name's handshake completes only at readyAt (${workers === 1 ? 'one process' : 'two workers'})`, async () => {
+  test(`a held name's handshake completes only at readyAt (${workers === 1 ? 'one process' : 'two processes'})`, async () => {
     const clock = new ManualClock(Date.now());
     const ca = new LocalCa({ notBefore: () => clock.now() - 60_000, lifetimeMs: 86_400_000 });
     const dataDir = tmpDir();
@@ -47,11 +47,11 @@ for (const workers of [1, 2]) {
     assert.equal(view.state, 'active', 'served at once, with its handshakes held');
     const readyAt = view.readiness!.readyAt!;
     assert.ok(readyAt > clock.now());
-    // Issued after the held one: a worker that serves it already knows the hold (messages arrive in order).
+    // Issued after the held one: a helper that serves it already knows the hold (messages arrive in order).
     const free = await engine.addCertificate({ names: ['free.test'], keyType: 'rsa2048', serving: 'serve-now' });
     await engine.issue(free.name);
     for (let ok = 0, tries = 0; ok < 8; tries++) {
-      assert.ok(tries < 200, 'free.test is served by every worker');
+      assert.ok(tries < 200, 'free.test is served by every process');
       ok = await handshake(port, 'free.test', ca.rootPem).then(() => ok + 1, () => 0);
       if (ok === 0) await new Promise((r) => setTimeout(r, 25));
     }
