@@ -47,7 +47,7 @@ export class StaticCtTestLog {
   breakPromises = false;
   private readonly clock: Clock;
   private readonly roots: Buffer[];
-  private readonly tree = new MemoryTree();
+  private tree = new MemoryTree();
   private readonly entries: LogEntry[] = [];
   private readonly issuers = new Map<string, Buffer<ArrayBufferLike>>();
   private readonly bySubmission = new Map<string, ReturnType<typeof issueSct>>();
@@ -109,6 +109,20 @@ export class StaticCtTestLog {
       .subarray(0, 4);
     const sig = Buffer.concat([keyId, ts, this.key.digitallySign(data)]);
     this.checkpointText = `${body}\n\u2014 ${this.origin} ${sig.toString('base64')}\n`;
+  }
+
+  /**
+   * Misbehaves: rewrites its first entry's hash and publishes a checkpoint and tiles over
+   * the forged history, so whoever saw an earlier checkpoint now sees another history (a
+   * split view). Entries keep their indices.
+   */
+  forkHistory(): void {
+    if (this.entries.length === 0) throw new Error('an empty log has no history to fork');
+    const forged = new MemoryTree();
+    forged.append(createHash('sha256').update('a forged first entry').digest());
+    for (const e of this.entries.slice(1)) forged.append(leafHashOf(e));
+    this.tree = forged;
+    this.publish();
   }
 
   private add(body: unknown, precert: boolean) {

@@ -15,6 +15,7 @@ import { DrivenClock } from '../ct-logs/driven-clock';
 import { buildLogList } from '../ct-logs/log-list';
 import { CtTestbed, startCtTestbed } from '../ct-logs/testbed';
 import { Rfc6962TestLog } from '../ct-logs/rfc6962-log';
+import { StaticCtTestLog } from '../ct-logs/static-ct-log';
 
 // The inclusion monitor against the loopback logs: entries that arrive late, a log that never
 // merges what it signed (MMD broken), strict mode as a gate, and logs that misbehave.
@@ -251,6 +252,35 @@ test('split view: a later tree head is checked against the earlier one with get-
     assert.equal(forked.result.status, 'inconsistent');
     assert.equal(forked.report.allLogged, false);
     assert.match(forked.result.message, /^Homeport Test Forking is inconsistent: its tree head of 3 entries .* is not an extension of its tree head of 2 entries .*\(a split view\)/);
+  } finally {
+    await log.stop();
+  }
+});
+
+test('split view of a static-ct log: each checkpoint is linked to the last one by a proof computed from its tiles; a forked log is reported inconsistent', async () => {
+  const log = await new StaticCtTestLog({ name: 'Homeport Test Forking Tiles', roots: [bed.ca.rootDer], clock }).start();
+  try {
+    const forkList = buildLogList([{ name: 'Test Operator G', logs: [{ log, state: 'usable', since: 0 }] }], clock.now());
+    const list = parseSignedLogList(forkList.json, forkList.signature, forkList.publicKeyPem);
+    const treeHeads: TreeHeadMemory = new Map();
+    const follow = async (name: string) => {
+      const cert = await bed.ca.issue({ names: [name], logs: [log.url] });
+      const report = await clock.drive(monitorInclusion(cert.certDer, issuer(), list, { clock, treeHeads }));
+      return { result: report.results[0]!, report };
+    };
+
+    assert.equal((await follow('tiles-1.example.test')).result.status, 'logged');
+    const honest = await follow('tiles-2.example.test');
+    assert.equal(honest.result.status, 'logged', honest.result.message);
+    assert.equal(treeHeads.get(log.logId.toString('base64'))?.treeSize, 2, 'the newer checkpoint is remembered once linked to the older one');
+
+    // The forged tree is consistent in itself (the new entry's inclusion proof verifies against
+    // its checkpoint): only the link to the checkpoint seen before can tell.
+    log.forkHistory();
+    const forked = await follow('tiles-3.example.test');
+    assert.equal(forked.result.status, 'inconsistent');
+    assert.equal(forked.report.allLogged, false);
+    assert.match(forked.result.message, /^Homeport Test Forking Tiles is inconsistent: its checkpoint of 3 entries .* is not an extension of its checkpoint of 2 entries .*\(a split view\)/);
   } finally {
     await log.stop();
   }

@@ -10,6 +10,7 @@ import {
   verifyConsistency,
   verifyInclusion,
 } from '../../main/engine/ct/merkle';
+import { type TileSource, consistencyProofFromTiles } from '../../main/engine/ct/static-ct';
 
 // The RFC 6962 reference tree of the certificate-transparency projects (transparency-dev/merkle
 // testonly, certificate-transparency-go merkletree tests): its leaves, roots and proofs.
@@ -108,4 +109,39 @@ test('index arithmetic stays exact beyond 2^32 leaves', () => {
   const ranges = inclusionRanges(5_999_999_999, size);
   for (const r of ranges) assert.ok(Number.isSafeInteger(r.start) && r.end <= size && r.start < r.end);
   assert.equal(ranges.reduce((s, r) => s + (r.end - r.start), 0), size - 1, 'the path covers every other leaf exactly once');
+});
+
+/** The hash tiles a static-ct-api log of `size` entries serves, from a tree of at least that size. */
+function hashTiles(tree: MemoryTree, size: number): TileSource {
+  return async (path) => {
+    const m = /^tile\/(\d+)\/((?:x\d{3}\/)*\d{3})(?:\.p\/(\d+))?$/.exec(path);
+    if (!m) return null;
+    const level = Number(m[1]);
+    const index = Number(m[2]!.replace(/[x/]/g, ''));
+    const width = m[3] === undefined ? 256 : Number(m[3]);
+    if (width > Math.floor(size / 256 ** level) - index * 256) return null;
+    return Buffer.concat(Array.from({ length: width }, (_, i) => tree.subtree(8 * level, index * 256 + i)));
+  };
+}
+
+test('consistency proofs computed from hash tiles link two checkpoints, across tile boundaries; a forked history fails', async () => {
+  const honest = new MemoryTree();
+  const forked = new MemoryTree();
+  for (let i = 0; i < 66_000; i++) {
+    const leaf = leafHash(Buffer.from(`entry ${i}`));
+    honest.append(leaf);
+    forked.append(i === 300 ? leafHash(Buffer.from('a forged entry')) : leaf);
+  }
+  const pairs: [number, number][] = [[1, 2], [3, 7], [255, 256], [256, 257], [300, 511], [1000, 65_536], [65_535, 65_537], [70, 66_000], [65_536, 66_000]];
+  for (const [from, to] of pairs) {
+    const proof = await consistencyProofFromTiles(from, to, hashTiles(honest, to));
+    assert.deepEqual(proof, honest.consistencyProof(from, to), `${from} → ${to}: the proof the tree itself gives`);
+    assert.ok(verifyConsistency(from, to, honest.root(from), honest.root(to), proof), `${from} → ${to}`);
+  }
+  // A log that rewrote entry 300 after publishing 301 entries: its newer tiles cannot link the old checkpoint.
+  const rewritten = await consistencyProofFromTiles(301, 66_000, hashTiles(forked, 66_000));
+  assert.equal(verifyConsistency(301, 66_000, honest.root(301), forked.root(66_000), rewritten), false);
+  // Its tiles still prove consistency with what it published before entry 300, which it did not change.
+  const before = await consistencyProofFromTiles(300, 66_000, hashTiles(forked, 66_000));
+  assert.ok(verifyConsistency(300, 66_000, honest.root(300), forked.root(66_000), before));
 });

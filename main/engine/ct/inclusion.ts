@@ -19,8 +19,9 @@ import { certificatesFromFile, parseCertificate } from './x509';
  * through their signed checkpoint and tiles at the SCT's leaf_index. A log that has not
  * merged the entry yet is asked again with a growing pause until its MMD has passed.
  * Browsers do not check inclusion, so this is a monitor; strict mode (strictInclusionGate)
- * turns it into a gate for users who want proof before serving. Every RFC 6962 tree head is
- * also checked against the last one seen from that log (consistency proof): a log that shows
+ * turns it into a gate for users who want proof before serving. Every tree head (RFC 6962) or
+ * checkpoint (static-ct-api) is also checked against the last one seen from that log with a
+ * consistency proof (from get-sth-consistency, or computed from the tiles): a log that shows
  * two histories (a split view) is reported as inconsistent.
  */
 
@@ -81,34 +82,40 @@ const iso = (t: number) => new Date(t).toISOString();
 
 /**
  * A log may only ever extend its tree (RFC 6962 §2.1.2): the new tree head and the one seen
- * before must be linked by the log's consistency proof. Remembers the larger of the two.
- * Returns why not, in words, when the log shows another history than before.
+ * before must be linked by the log's consistency proof (`prove`, from the older size to the
+ * newer). Remembers the larger of the two. Returns why not, in words, when the log shows
+ * another history than before.
  */
-async function splitView(client: Rfc6962Client, log: CtLog, sth: TreeHead, memory: TreeHeadMemory): Promise<string | null> {
+async function splitView(
+  log: CtLog,
+  head: TreeHead,
+  memory: TreeHeadMemory,
+  prove: (from: number, to: number) => Promise<Buffer[]>,
+  noun: 'tree head' | 'checkpoint',
+): Promise<string | null> {
   const seen = memory.get(log.logId);
   if (seen) {
-    const [older, newer] = seen.treeSize <= sth.treeSize ? [seen, sth] : [sth, seen];
+    const [older, newer] = seen.treeSize <= head.treeSize ? [seen, head] : [head, seen];
     const consistent =
       older.treeSize === newer.treeSize
         ? older.rootHash.equals(newer.rootHash)
-        : older.treeSize === 0 ||
-          verifyConsistency(older.treeSize, newer.treeSize, older.rootHash, newer.rootHash, await client.getSthConsistency(older.treeSize, newer.treeSize));
+        : older.treeSize === 0 || verifyConsistency(older.treeSize, newer.treeSize, older.rootHash, newer.rootHash, await prove(older.treeSize, newer.treeSize));
     if (!consistent) {
       return (
-        `${log.name} is inconsistent: its tree head of ${sth.treeSize} entries (signed ${iso(sth.timestamp)}) is not an extension of ` +
-        `its tree head of ${seen.treeSize} entries (signed ${iso(seen.timestamp)}), so it shows different histories to different ` +
+        `${log.name} is inconsistent: its ${noun} of ${head.treeSize} entries (signed ${iso(head.timestamp)}) is not an extension of ` +
+        `its ${noun} of ${seen.treeSize} entries (signed ${iso(seen.timestamp)}), so it shows different histories to different ` +
         'viewers (a split view). Its inclusion proofs prove nothing; the log list maintainers remove logs that do this.'
       );
     }
   }
-  if (!seen || sth.treeSize > seen.treeSize) memory.set(log.logId, sth);
+  if (!seen || head.treeSize > seen.treeSize) memory.set(log.logId, head);
   return null;
 }
 
 async function attemptRfc6962(log: CtLog, hash: Buffer, opts: InclusionOptions, treeHeads: TreeHeadMemory): Promise<Attempt> {
   const client = new Rfc6962Client(log.name, log.url, logKey(log), { ...opts.fetch, signal: opts.signal });
   const sth = await client.getSth();
-  const split = await splitView(client, log, sth, treeHeads);
+  const split = await splitView(log, sth, treeHeads, (from, to) => client.getSthConsistency(from, to), 'tree head');
   if (split) return { final: true, status: 'inconsistent', message: split };
   if (sth.treeSize === 0) return { final: false, why: 'its tree is still empty' };
   const answer = await client.getProofByHash(hash, sth.treeSize);
@@ -125,7 +132,7 @@ async function attemptRfc6962(log: CtLog, hash: Buffer, opts: InclusionOptions, 
   };
 }
 
-async function attemptStaticCt(log: CtLog, sct: Sct, hash: Buffer, opts: InclusionOptions): Promise<Attempt> {
+async function attemptStaticCt(log: CtLog, sct: Sct, hash: Buffer, opts: InclusionOptions, treeHeads: TreeHeadMemory): Promise<Attempt> {
   let index: number | undefined;
   try {
     index = sctLeafIndex(sct);
@@ -141,6 +148,8 @@ async function attemptStaticCt(log: CtLog, sct: Sct, hash: Buffer, opts: Inclusi
   }
   const client = new StaticCtClient(log.name, log.monitoringUrl ?? log.url, log.url, logKey(log), { ...opts.fetch, signal: opts.signal });
   const cp = await client.checkpoint();
+  const split = await splitView(log, cp, treeHeads, (from, to) => client.consistencyProof(from, to), 'checkpoint');
+  if (split) return { final: true, status: 'inconsistent', message: split };
   if (index >= cp.treeSize) {
     return { final: false, why: `its latest checkpoint covers ${cp.treeSize} entries and this one is entry ${index}` };
   }
@@ -193,7 +202,7 @@ export async function followSct(sct: Sct, entry: PrecertEntry, log: CtLog, opts:
   for (let attempts = 1; ; attempts++) {
     let a: Attempt;
     try {
-      a = log.kind === 'static-ct' ? await attemptStaticCt(log, sct, hash, opts) : await attemptRfc6962(log, hash, opts, treeHeads);
+      a = log.kind === 'static-ct' ? await attemptStaticCt(log, sct, hash, opts, treeHeads) : await attemptRfc6962(log, hash, opts, treeHeads);
     } catch (e) {
       if (opts.signal?.aborted || !isHomeportError(e)) throw e;
       // The error's sentence continues ours ("Not yet in X: the CT log X cannot be reached …").

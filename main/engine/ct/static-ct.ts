@@ -2,7 +2,7 @@ import { KeyObject, createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { HomeportError } from '../errors';
 import { LogFetchOptions, logGet, logProtocolError } from './log-fetch';
-import { SubtreeHashes, inclusionRanges, leafHash, nodeHash, rangeHash, rangeSubtrees } from './merkle';
+import { LeafRange, SubtreeHashes, consistencyRanges, inclusionRanges, leafHash, nodeHash, rangeHash, rangeSubtrees } from './merkle';
 import { TreeHead, treeHeadSignedData, verifyDigitallySigned } from './rfc6962-client';
 
 /**
@@ -318,14 +318,31 @@ export interface TileProof {
 }
 
 /**
- * The audit path of leaf `index` in the tree of `treeSize`, built from hash tiles: every
- * proof node is a range of leaves, each range a few complete subtrees, each subtree inside
- * one tile (at most 8 levels above that tile's stored hashes). All tiles needed are
- * fetched at once. A partial tile the log has since completed may be gone; the full tile
- * begins with the same hashes, so it serves instead.
+ * The audit path of leaf `index` in the tree of `treeSize`, built from hash tiles, with the
+ * leaf hash the log holds there.
  */
 export async function inclusionProofFromTiles(index: number, treeSize: number, source: TileSource): Promise<TileProof> {
-  const ranges = inclusionRanges(index, treeSize);
+  const read = await readTiles(inclusionRanges(index, treeSize), [index], treeSize, source);
+  return { proof: read.ranges, leafHash: read.leaves[0]! };
+}
+
+/**
+ * The RFC 6962 consistency proof from tree size `from` to `to`, built from the tiles of the
+ * tree of `to`: it links the two checkpoints only if the log's tiles still hold the older
+ * tree as their prefix.
+ */
+export async function consistencyProofFromTiles(from: number, to: number, source: TileSource): Promise<Buffer[]> {
+  return (await readTiles(consistencyRanges(from, to), [], to, source)).ranges;
+}
+
+/**
+ * The hashes of leaf ranges (and of single leaves) in the tree of `treeSize`, from hash
+ * tiles: every range is a few complete subtrees, each subtree inside one tile (at most 8
+ * levels above that tile's stored hashes). All tiles needed are fetched at once. A partial
+ * tile the log has since completed may be gone; the full tile begins with the same hashes,
+ * so it serves instead.
+ */
+async function readTiles(ranges: LeafRange[], leaves: number[], treeSize: number, source: TileSource): Promise<{ ranges: Buffer[]; leaves: Buffer[] }> {
   const refs = new Map<string, TileRef>();
   const refOf = (level: number, subIndex: number): TileRef => {
     const tileLevel = Math.floor(level / TILE_HEIGHT);
@@ -333,7 +350,7 @@ export async function inclusionProofFromTiles(index: number, treeSize: number, s
     const tileIndex = Math.floor(firstStored / TILE_WIDTH);
     return { level: tileLevel, index: tileIndex, width: tileWidth(tileLevel, tileIndex, treeSize) };
   };
-  for (const s of [{ level: 0, index }, ...ranges.flatMap(rangeSubtrees)]) {
+  for (const s of [...leaves.map((index) => ({ level: 0, index })), ...ranges.flatMap(rangeSubtrees)]) {
     const ref = refOf(s.level, s.index);
     refs.set(tilePath(ref.level, ref.index, ref.width), ref);
   }
@@ -359,12 +376,12 @@ export async function inclusionProofFromTiles(index: number, treeSize: number, s
     }
     return row[0];
   };
-  return { proof: ranges.map((r) => rangeHash(r, subtree)), leafHash: subtree(0, index) };
+  return { ranges: ranges.map((r) => rangeHash(r, subtree)), leaves: leaves.map((i) => subtree(0, i)) };
 }
 
 /**
- * The read side of a static-ct-api log: its checkpoint (verified) and inclusion proofs
- * computed from its tiles.
+ * The read side of a static-ct-api log: its checkpoint (verified), and inclusion and
+ * consistency proofs computed from its tiles.
  */
 export class StaticCtClient {
   private readonly base: string;
@@ -396,5 +413,9 @@ export class StaticCtClient {
 
   inclusionProof(index: number, treeSize: number): Promise<TileProof> {
     return inclusionProofFromTiles(index, treeSize, this.tile);
+  }
+
+  consistencyProof(from: number, to: number): Promise<Buffer[]> {
+    return consistencyProofFromTiles(from, to, this.tile);
   }
 }
