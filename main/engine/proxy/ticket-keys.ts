@@ -61,15 +61,17 @@ interface KeyParts {
   aes: Buffer;
 }
 
-/** Random 16-byte IVs, 256 per call into the CSPRNG. */
+/**
+ * Random 16-byte IVs, 256 per call into the CSPRNG. Node copies an IV into OpenSSL before
+ * the callback returns, so the pool is refilled in place.
+ */
 class IvPool {
-  private pool = Buffer.alloc(16 * 256);
+  private readonly pool = Buffer.alloc(16 * 256);
   private offset = this.pool.length;
 
   next(): Buffer {
     if (this.offset === this.pool.length) {
-      // A fresh buffer: IVs handed out earlier may still be referenced by Node.
-      this.pool = randomFillSync(Buffer.allocUnsafe(this.pool.length));
+      randomFillSync(this.pool);
       this.offset = 0;
     }
     this.offset += 16;
