@@ -3,6 +3,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as asn1js from 'asn1js';
 import type { Clock } from '../../main/engine/clock';
+import { MemoryTree } from '../../main/engine/ct/merkle';
 import { POISON_OID } from './test-ca';
 
 /**
@@ -81,6 +82,18 @@ export function merkleTreeLeaf(e: LogEntry): Buffer {
 
 export function leafHashOf(e: LogEntry): Buffer {
   return createHash('sha256').update(Buffer.of(0)).update(merkleTreeLeaf(e)).digest();
+}
+
+/**
+ * The tree of `entries` with the first one's hash forged: what a misbehaving log publishes
+ * to show a second history (a split view). Entries keep their indices.
+ */
+export function forgedHistory(entries: LogEntry[]): MemoryTree {
+  if (entries.length === 0) throw new Error('an empty log has no history to fork');
+  const forged = new MemoryTree();
+  forged.append(createHash('sha256').update('a forged first entry').digest());
+  for (const e of entries.slice(1)) forged.append(leafHashOf(e));
+  return forged;
 }
 
 /** Signs the SCT for an entry (sct_version v1, signature_type certificate_timestamp) and answers as add-chain does. */

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { Clock, systemClock } from '../../main/engine/clock';
 import { MemoryTree } from '../../main/engine/ct/merkle';
-import { LogEntry, LogKey, entryFromSubmission, issueSct, leafHashOf, merkleTreeLeaf, serveLog, vec24 } from './log-core';
+import { LogEntry, LogKey, entryFromSubmission, forgedHistory, issueSct, leafHashOf, merkleTreeLeaf, serveLog, vec24 } from './log-core';
 
 /**
  * An RFC 6962 log on loopback: add-chain, add-pre-chain, get-sth, get-sth-consistency,
@@ -92,11 +91,7 @@ export class Rfc6962TestLog {
    * heads and proofs all follow the forged tree; entries keep their indices.
    */
   forkHistory(): void {
-    if (this.entries.length === 0) throw new Error('an empty log has no history to fork');
-    const forged = new MemoryTree();
-    forged.append(createHash('sha256').update('a forged first entry').digest());
-    for (const e of this.entries.slice(1)) forged.append(leafHashOf(e));
-    this.tree = forged;
+    this.tree = forgedHistory(this.entries);
     this.signTreeHead();
   }
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Clock, systemClock } from '../../main/engine/clock';
 import { MemoryTree } from '../../main/engine/ct/merkle';
-import { LogEntry, LogKey, entryFromSubmission, issueSct, leafHashOf, serveLog, timestampedEntry, vec16, vec24 } from './log-core';
+import { LogEntry, LogKey, entryFromSubmission, forgedHistory, issueSct, leafHashOf, serveLog, timestampedEntry, vec16, vec24 } from './log-core';
 import type { Integration } from './rfc6962-log';
 
 /**
@@ -117,11 +117,7 @@ export class StaticCtTestLog {
    * split view). Entries keep their indices.
    */
   forkHistory(): void {
-    if (this.entries.length === 0) throw new Error('an empty log has no history to fork');
-    const forged = new MemoryTree();
-    forged.append(createHash('sha256').update('a forged first entry').digest());
-    for (const e of this.entries.slice(1)) forged.append(leafHashOf(e));
-    this.tree = forged;
+    this.tree = forgedHistory(this.entries);
     this.publish();
   }
 

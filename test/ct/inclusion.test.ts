@@ -226,28 +226,42 @@ test('the RFC 6962 test log\'s read API is sound: get-entries holds the certific
   assert.ok(!verifyConsistency(before.treeSize, after.treeSize, after.rootHash, after.rootHash, path));
 });
 
+/**
+ * A log of its own under a signed list that names only it, and `follow`: issues a certificate
+ * logged there and monitors its inclusion, with one tree-head memory across calls.
+ */
+function followOn(log: Rfc6962TestLog | StaticCtTestLog, operator: string) {
+  const built = buildLogList([{ name: operator, logs: [{ log, state: 'usable', since: 0 }] }], clock.now());
+  const list = parseSignedLogList(built.json, built.signature, built.publicKeyPem);
+  const treeHeads: TreeHeadMemory = new Map();
+  const follow = async (name: string) => {
+    const cert = await bed.ca.issue({ names: [name], logs: [log.url] });
+    const report = await clock.drive(monitorInclusion(cert.certDer, issuer(), list, { clock, treeHeads }));
+    return { result: report.results[0]!, report };
+  };
+  return { treeHeads, follow };
+}
+
 test('split view: a later tree head is checked against the earlier one with get-sth-consistency; a forked log is reported inconsistent', async () => {
   const log = await new Rfc6962TestLog({ name: 'Homeport Test Forking', roots: [bed.ca.rootDer], clock }).start();
   try {
-    const forkList = buildLogList([{ name: 'Test Operator F', logs: [{ log, state: 'usable', since: 0 }] }], clock.now());
-    const list = parseSignedLogList(forkList.json, forkList.signature, forkList.publicKeyPem);
-    const treeHeads: TreeHeadMemory = new Map();
-    const follow = async (name: string) => {
-      const cert = await bed.ca.issue({ names: [name], logs: [log.url] });
-      const consistencyAsked = log.requests.filter((r) => r.includes('get-sth-consistency')).length;
-      const report = await clock.drive(monitorInclusion(cert.certDer, issuer(), list, { clock, treeHeads }));
-      return { result: report.results[0], asked: log.requests.filter((r) => r.includes('get-sth-consistency')).length - consistencyAsked, report };
+    const { follow } = followOn(log, 'Test Operator F');
+    const consistencyAsked = () => log.requests.filter((r) => r.includes('get-sth-consistency')).length;
+    const followCounting = async (name: string) => {
+      const before = consistencyAsked();
+      const f = await follow(name);
+      return { ...f, asked: consistencyAsked() - before };
     };
 
-    const first = await follow('split-1.example.test');
+    const first = await followCounting('split-1.example.test');
     assert.equal(first.result.status, 'logged');
     assert.equal(first.asked, 0, 'nothing seen before: nothing to compare');
-    const honest = await follow('split-2.example.test');
+    const honest = await followCounting('split-2.example.test');
     assert.equal(honest.result.status, 'logged', honest.result.message);
     assert.equal(honest.asked, 1, 'the larger tree was checked against the one seen before');
 
     log.forkHistory();
-    const forked = await follow('split-3.example.test');
+    const forked = await followCounting('split-3.example.test');
     assert.equal(forked.asked, 1);
     assert.equal(forked.result.status, 'inconsistent');
     assert.equal(forked.report.allLogged, false);
@@ -260,15 +274,7 @@ test('split view: a later tree head is checked against the earlier one with get-
 test('split view of a static-ct log: each checkpoint is linked to the last one by a proof computed from its tiles; a forked log is reported inconsistent', async () => {
   const log = await new StaticCtTestLog({ name: 'Homeport Test Forking Tiles', roots: [bed.ca.rootDer], clock }).start();
   try {
-    const forkList = buildLogList([{ name: 'Test Operator G', logs: [{ log, state: 'usable', since: 0 }] }], clock.now());
-    const list = parseSignedLogList(forkList.json, forkList.signature, forkList.publicKeyPem);
-    const treeHeads: TreeHeadMemory = new Map();
-    const follow = async (name: string) => {
-      const cert = await bed.ca.issue({ names: [name], logs: [log.url] });
-      const report = await clock.drive(monitorInclusion(cert.certDer, issuer(), list, { clock, treeHeads }));
-      return { result: report.results[0]!, report };
-    };
-
+    const { follow, treeHeads } = followOn(log, 'Test Operator G');
     assert.equal((await follow('tiles-1.example.test')).result.status, 'logged');
     const honest = await follow('tiles-2.example.test');
     assert.equal(honest.result.status, 'logged', honest.result.message);
