@@ -5,7 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { TestCa, echoUpstream, request } from './fixtures';
+import { TestCa, curl, echoUpstream, request, startUpstream } from './fixtures';
 import { tmpDir } from '../helpers/tmp';
 import { requireTool } from '../helpers/tools';
 import { CertificateTable } from '../../main/engine/proxy/cert-source';
@@ -121,4 +121,49 @@ test('three serving processes (this one and two helpers) share routes, certifica
   assert.equal(cluster.pids().length, 2);
   assert.ok(!cluster.pids().includes(victim!));
   for (const r of await many(12, () => request(httpsPort, 'd.test', { ca: ca.caPem }))) assert.equal(JSON.parse(r.body).name, 'two');
+});
+
+test('a helper ignores Ctrl-C (the main process decides) and drains on SIGTERM: its request in flight finishes', { timeout: 60_000 }, async () => {
+  const ca = new TestCa();
+  const slow = await startUpstream((_req, res) => setTimeout(() => res.end('finished'), 700));
+  const table = new CertificateTable();
+  table.activate(ca.issue('s', ['s.test']));
+  const cluster = new ProxyCluster({
+    workers: 2,
+    routes: [{ host: 's.test', upstreams: [slow.url] }],
+    settings: { listen: ['127.0.0.1'] },
+    httpPort: 0,
+    httpsPort: 0,
+    certificates: table,
+    challenges: new BroadcastChallengeStore(),
+  });
+  after(() => cluster.stop(500));
+  const { httpsPort } = await cluster.start();
+  const caFile = path.join(tmpDir(), 'ca.pem');
+  writeFileSync(caFile, ca.caPem);
+  const [helper] = cluster.pids();
+  const alive = () => {
+    try {
+      process.kill(helper!, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  process.kill(helper!, 'SIGINT');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.ok(alive(), 'Ctrl-C alone does not stop a helper');
+  // curl starts while this process (the main one, and the upstream) is blocked: only the helper can accept it.
+  const inFlight = curl(`https://s.test:${httpsPort}/`, [], { ca: caFile });
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+  await new Promise((r) => setTimeout(r, 50));
+  process.kill(helper!, 'SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(alive(), 'the helper drains its request in flight before it exits');
+  const r = await inFlight;
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'finished');
+  for (let i = 0; i < 100 && alive(); i++) await new Promise((res) => setTimeout(res, 50));
+  assert.equal(alive(), false, 'then it exits');
 });

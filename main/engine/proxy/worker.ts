@@ -13,6 +13,8 @@ import type * as net from 'node:net';
  * whichever process the next connection lands on. Routes and settings arrive checked, so a
  * helper loads only the request path (no config schema, no engine): about 10 MB less each.
  */
+/** As long as `homeport serve` gives its own requests on SIGTERM. */
+const DEFAULT_DRAIN_MS = 10_000;
 let proxy: ProxyServer | undefined;
 const inherited: ListeningSockets = { http: [], https: [] };
 let table: CertificateTable | undefined;
@@ -98,11 +100,7 @@ process.on('message', (m: ToWorker, socket?: net.Server) => {
       send({ type: 'stats', id: m.id, stats: proxy?.stats() ?? [] });
       break;
     case 'stop':
-      void (async () => {
-        await proxy?.stop(m.drainMs);
-        await closeLog?.();
-        process.exit(0);
-      })();
+      stop(m.drainMs);
       break;
   }
 });
@@ -127,5 +125,22 @@ function fail(e: unknown): void {
   process.exit(1);
 }
 
+let stopping = false;
+/** Stops accepting, lets requests in flight finish (up to `drainMs`), then exits. */
+function stop(drainMs: number): void {
+  if (stopping) return;
+  stopping = true;
+  void (async () => {
+    await proxy?.stop(drainMs);
+    await closeLog?.();
+    process.exit(0);
+  })();
+}
+
 // A worker whose primary is gone has nobody to take orders from.
 process.on('disconnect', () => process.exit(0));
+// Ctrl-C reaches every process of the terminal's group at once: the main process decides
+// and tells this one to drain. A SIGTERM (a service manager stops the whole group so) drains
+// it the same way instead of dropping its requests in flight.
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => stop(DEFAULT_DRAIN_MS));
