@@ -2,7 +2,7 @@ import { KeyObject, X509Certificate, createHash, generateKeyPairSync, sign } fro
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as asn1js from 'asn1js';
-import type { Clock } from '../../main/engine/clock';
+import { type Clock, systemClock } from '../../main/engine/clock';
 import { MemoryTree } from '../../main/engine/ct/merkle';
 import { POISON_OID } from './test-ca';
 
@@ -229,4 +229,79 @@ export async function serveLog(handler: Handler): Promise<{ url: string; port: n
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * How a test log merges submitted entries into its tree: at once, when told, or never (a log
+ * that breaks its MMD promise).
+ */
+export type Integration = 'immediate' | 'manual' | 'never';
+
+export interface TestLogOptions {
+  /** The log's description in the log list. */
+  name: string;
+  /** Roots whose chains it accepts (DER). */
+  roots: Buffer[];
+  clock?: Clock;
+  integration?: Integration;
+  /** Maximum merge delay it promises, seconds (what the log list says). */
+  mmd?: number;
+}
+
+/**
+ * What the RFC 6962 and the static-ct-api test logs share: key, identity, tree, entries,
+ * the loopback server, and the misbehaviour of forking their history.
+ */
+export abstract class TestLog {
+  readonly key = new LogKey();
+  readonly name: string;
+  readonly mmd: number;
+  url = '';
+  requests: string[] = [];
+  integration: Integration;
+  protected readonly clock: Clock;
+  protected readonly roots: Buffer[];
+  protected tree = new MemoryTree();
+  protected readonly entries: LogEntry[] = [];
+  /** Resubmitting the same certificate returns the first SCT, as real logs do. */
+  protected readonly bySubmission = new Map<string, ReturnType<typeof issueSct>>();
+  private server?: Awaited<ReturnType<typeof serveLog>>;
+
+  constructor(opts: TestLogOptions, defaultMmd: number) {
+    this.name = opts.name;
+    this.roots = opts.roots;
+    this.clock = opts.clock ?? systemClock;
+    this.integration = opts.integration ?? 'immediate';
+    this.mmd = opts.mmd ?? defaultMmd;
+  }
+
+  get logId(): Buffer {
+    return this.key.logId;
+  }
+
+  async start(): Promise<this> {
+    this.server = await serveLog((req) => this.handle(req));
+    this.url = this.server.url;
+    this.requests = this.server.requests;
+    this.signTree();
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    await this.server?.close();
+  }
+
+  /**
+   * Misbehaves: rewrites its first entry's hash and signs its tree over the forged history, so
+   * whoever saw an earlier tree head now sees another history (a split view). Its later tree
+   * heads and proofs all follow the forged tree; entries keep their indices.
+   */
+  forkHistory(): void {
+    this.tree = forgedHistory(this.entries);
+    this.signTree();
+  }
+
+  /** Signs and publishes a tree head (RFC 6962) or checkpoint (static-ct-api) for the tree now. */
+  protected abstract signTree(): void;
+  protected abstract handle(req: Parameters<Handler>[0]): ReturnType<Handler>;
 }

@@ -1,6 +1,4 @@
-import { Clock, systemClock } from '../../main/engine/clock';
-import { MemoryTree } from '../../main/engine/ct/merkle';
-import { LogEntry, LogKey, entryFromSubmission, forgedHistory, issueSct, leafHashOf, merkleTreeLeaf, serveLog, vec24 } from './log-core';
+import { LogEntry, TestLog, type TestLogOptions, entryFromSubmission, issueSct, leafHashOf, merkleTreeLeaf, vec24 } from './log-core';
 
 /**
  * An RFC 6962 log on loopback: add-chain, add-pre-chain, get-sth, get-sth-consistency,
@@ -8,18 +6,7 @@ import { LogEntry, LogKey, entryFromSubmission, forgedHistory, issueSct, leafHas
  * into its tree is the test's choice: at once, when told (`integrate()`), or never (a log
  * that breaks its MMD promise).
  */
-export type Integration = 'immediate' | 'manual' | 'never';
-
-export interface TestLogOptions {
-  /** The log's description in the log list. */
-  name: string;
-  /** Roots whose chains it accepts (DER). */
-  roots: Buffer[];
-  clock?: Clock;
-  integration?: Integration;
-  /** Maximum merge delay it promises, seconds (what the log list says). */
-  mmd?: number;
-}
+export type { Integration, TestLogOptions } from './log-core';
 
 export interface SignedTreeHeadJson {
   tree_size: number;
@@ -28,51 +15,18 @@ export interface SignedTreeHeadJson {
   tree_head_signature: string;
 }
 
-export class Rfc6962TestLog {
+export class Rfc6962TestLog extends TestLog {
   readonly kind = 'rfc6962' as const;
-  readonly key = new LogKey();
-  readonly name: string;
-  readonly mmd: number;
-  url = '';
-  requests: string[] = [];
-  integration: Integration;
-  private readonly clock: Clock;
-  private readonly roots: Buffer[];
-  private tree = new MemoryTree();
-  private readonly entries: LogEntry[] = [];
   private readonly pending: LogEntry[] = [];
   private readonly indexByLeafHash = new Map<string, number>();
-  /** Resubmitting the same certificate returns the first SCT, as real logs do. */
-  private readonly bySubmission = new Map<string, ReturnType<typeof issueSct>>();
   private sth!: SignedTreeHeadJson;
-  private server?: Awaited<ReturnType<typeof serveLog>>;
 
   constructor(opts: TestLogOptions) {
-    this.name = opts.name;
-    this.roots = opts.roots;
-    this.clock = opts.clock ?? systemClock;
-    this.integration = opts.integration ?? 'immediate';
-    this.mmd = opts.mmd ?? 86_400;
-    this.signTreeHead();
-  }
-
-  get logId(): Buffer {
-    return this.key.logId;
+    super(opts, 86_400);
   }
 
   get treeSize(): number {
     return this.sth.tree_size;
-  }
-
-  async start(): Promise<this> {
-    this.server = await serveLog((req) => this.handle(req));
-    this.url = this.server.url;
-    this.requests = this.server.requests;
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    await this.server?.close();
   }
 
   /** Merges every pending entry into the tree and signs a new tree head. */
@@ -82,20 +36,10 @@ export class Rfc6962TestLog {
       this.indexByLeafHash.set(hash.toString('base64'), this.tree.append(hash));
       this.entries.push(e);
     }
-    this.signTreeHead();
+    this.signTree();
   }
 
-  /**
-   * Misbehaves: rewrites its first entry and signs a tree head over the forged history, so
-   * whoever saw an earlier tree head now sees another history (a split view). Its later tree
-   * heads and proofs all follow the forged tree; entries keep their indices.
-   */
-  forkHistory(): void {
-    this.tree = forgedHistory(this.entries);
-    this.signTreeHead();
-  }
-
-  private signTreeHead(): void {
+  protected signTree(): void {
     const size = this.tree.size;
     const timestamp = this.clock.now();
     const root = this.tree.root(size);
@@ -124,7 +68,7 @@ export class Rfc6962TestLog {
     return sct;
   }
 
-  private handle(req: { method: string; path: string; query: URLSearchParams; body: unknown }) {
+  protected handle(req: { method: string; path: string; query: URLSearchParams; body: unknown }) {
     const q = (k: string) => {
       const v = req.query.get(k);
       return v !== null && /^\d+$/.test(v) ? Number(v) : null;

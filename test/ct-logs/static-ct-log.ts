@@ -1,8 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Clock, systemClock } from '../../main/engine/clock';
-import { MemoryTree } from '../../main/engine/ct/merkle';
-import { LogEntry, LogKey, entryFromSubmission, forgedHistory, issueSct, leafHashOf, serveLog, timestampedEntry, vec16, vec24 } from './log-core';
-import type { Integration } from './rfc6962-log';
+import { LogEntry, TestLog, type TestLogOptions, entryFromSubmission, issueSct, leafHashOf, timestampedEntry, vec16, vec24 } from './log-core';
 
 /**
  * A static-ct-api log on loopback (c2sp.org/static-ct-api): add-chain and add-pre-chain
@@ -11,15 +8,6 @@ import type { Integration } from './rfc6962-log';
  * sequenced at submission; when the checkpoint covering them is published is the test's
  * choice (at once, as Sunlight does before answering, or when told).
  */
-export interface StaticLogOptions {
-  name: string;
-  roots: Buffer[];
-  clock?: Clock;
-  /** 'immediate': publish before answering; 'manual': publish(); 'never': sequence but never publish. */
-  integration?: Integration;
-  mmd?: number;
-}
-
 const TILE = 256;
 
 function leafIndexExtension(index: number): Buffer {
@@ -35,36 +23,17 @@ function parseIndex(groups: string): number {
   return Number(groups.replace(/x/g, '').replace(/\//g, ''));
 }
 
-export class StaticCtTestLog {
+export class StaticCtTestLog extends TestLog {
   readonly kind = 'static-ct' as const;
-  readonly key = new LogKey();
-  readonly name: string;
-  readonly mmd: number;
-  url = '';
-  requests: string[] = [];
-  integration: Integration;
   /** Misbehave: promise each new entry its index in the SCT but put a different entry there. */
   breakPromises = false;
-  private readonly clock: Clock;
-  private readonly roots: Buffer[];
-  private tree = new MemoryTree();
-  private readonly entries: LogEntry[] = [];
   private readonly issuers = new Map<string, Buffer<ArrayBufferLike>>();
-  private readonly bySubmission = new Map<string, ReturnType<typeof issueSct>>();
   private published = 0;
   private checkpointText = '';
-  private server?: Awaited<ReturnType<typeof serveLog>>;
 
-  constructor(opts: StaticLogOptions) {
-    this.name = opts.name;
-    this.roots = opts.roots;
-    this.clock = opts.clock ?? systemClock;
-    this.integration = opts.integration ?? 'immediate';
-    this.mmd = opts.mmd ?? 60;
-  }
-
-  get logId(): Buffer {
-    return this.key.logId;
+  /** integration 'immediate': publish before answering; 'manual': publish(); 'never': sequence but never publish. */
+  constructor(opts: TestLogOptions) {
+    super(opts, 60);
   }
 
   /** The checkpoint origin: the submission prefix without the scheme. */
@@ -76,20 +45,12 @@ export class StaticCtTestLog {
     return this.published;
   }
 
-  async start(): Promise<this> {
-    this.server = await serveLog((req) => this.handle(req));
-    this.url = this.server.url;
-    this.requests = this.server.requests;
-    this.publish();
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    await this.server?.close();
-  }
-
   /** Signs and publishes a checkpoint for everything sequenced so far. */
   publish(): void {
+    this.signTree();
+  }
+
+  protected signTree(): void {
     this.published = this.tree.size;
     const timestamp = this.clock.now();
     const root = this.tree.root(this.published);
@@ -109,16 +70,6 @@ export class StaticCtTestLog {
       .subarray(0, 4);
     const sig = Buffer.concat([keyId, ts, this.key.digitallySign(data)]);
     this.checkpointText = `${body}\n\u2014 ${this.origin} ${sig.toString('base64')}\n`;
-  }
-
-  /**
-   * Misbehaves: rewrites its first entry's hash and publishes a checkpoint and tiles over
-   * the forged history, so whoever saw an earlier checkpoint now sees another history (a
-   * split view). Entries keep their indices.
-   */
-  forkHistory(): void {
-    this.tree = forgedHistory(this.entries);
-    this.publish();
   }
 
   private add(body: unknown, precert: boolean) {
@@ -141,7 +92,7 @@ export class StaticCtTestLog {
     return Buffer.concat([timestampedEntry(e), e.type === 'precert' ? vec24(e.submitted) : Buffer.alloc(0), vec16(fingerprints)]);
   }
 
-  private handle(req: { method: string; path: string; body: unknown }) {
+  protected handle(req: { method: string; path: string; query: URLSearchParams; body: unknown }) {
     if (req.method === 'POST' && req.path === '/ct/v1/add-chain') return { status: 200, json: this.add(req.body, false) };
     if (req.method === 'POST' && req.path === '/ct/v1/add-pre-chain') return { status: 200, json: this.add(req.body, true) };
     if (req.method !== 'GET') return { status: 405, text: 'method not allowed' };
