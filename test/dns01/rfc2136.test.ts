@@ -2,6 +2,8 @@ import { after, before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
 import * as dgram from 'node:dgram';
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
 import * as dnsPacket from 'dns-packet';
 import { ManualClock } from '../../main/engine/clock';
 import { Rfc2136Provider, createDnsProvider } from '../../main/engine/acme/dns';
@@ -30,6 +32,8 @@ before(async () => {
       { name: 'lab.example.test', updateKeys: ['homeport'] },
       // Served, but no key may update it.
       { name: 'locked.test' },
+      // Updatable, but its journal cannot be written (see the SERVFAIL test).
+      { name: 'stuck.test', updateKeys: ['homeport'] },
       // Many long TXT records: the answer does not fit a plain 512-byte UDP message.
       { name: 'big.test', records: Array.from({ length: 12 }, (_, i) => `many IN TXT "${String(i).padStart(2, '0')}${'x'.repeat(200)}"`) },
     ],
@@ -121,6 +125,14 @@ describe('RFC 2136 provider against BIND', () => {
   test('a configured zone that does not hold the name, or that the server does not serve', async () => {
     await rejectsWith(provider({ zone: 'example.test' }).setTxt('_acme-challenge.other.test', 'x'), 'dns01.name-outside-zone');
     await rejectsWith(provider({ zone: 'unknown.test' }).setTxt('_acme-challenge.unknown.test', 'x'), 'dns01.not-authoritative', /not authoritative for zone unknown\.test/);
+  });
+
+  test('a zone whose journal the server cannot write: BIND answers SERVFAIL, the fix points at its files', async () => {
+    // A directory where BIND keeps the zone's journal: real BIND, really failing to write it.
+    mkdirSync(path.join(bind.dir, 'stuck.test.zone.jnl'));
+    const err = await rejectsWith(provider().setTxt('_acme-challenge.stuck.test', 'x'), 'dns01.update-failed', /failed to apply the update to zone stuck\.test/);
+    assert.match(err.fix!, /journal file/);
+    assert.deepEqual(await bind.txt('_acme-challenge.stuck.test'), [], 'nothing was added');
   });
 
   test('a clock far off: BIND answers BADTIME, reported as clock skew', async () => {
