@@ -10,7 +10,7 @@ import { freePort } from '../helpers/ports';
 import { tmpDir } from '../helpers/tmp';
 import { makeTlsCa } from './fake-ca';
 import { AcmeIssuer } from '../../main/engine/acme/issuer';
-import { listenError, startChallengeListeners } from '../../main/engine/acme/challenge-listeners';
+import { startChallengeListeners } from '../../main/engine/acme/challenge-listeners';
 import { ChallengeStore } from '../../main/engine/acme/challenges';
 import { resolveCa } from '../../main/engine/acme/cas';
 import type { HomeportError } from '../../main/engine/errors';
@@ -126,14 +126,6 @@ test('a challenge port already in use: the error names the port and the fix', as
   } finally {
     busy.close();
   }
-});
-
-test('a privileged port: the error says why and how to allow it', () => {
-  // Tests run as root here, where binding port 80 succeeds; the mapping is checked directly.
-  const e = listenError(Object.assign(new Error('listen EACCES'), { code: 'EACCES' }), 80, 'http-01');
-  assert.equal(e.code, 'listener.port-privileged');
-  assert.match(e.message, /port 80 \(ports below 1024 are privileged\)/);
-  assert.match(e.fix!, /setcap cap_net_bind_service/);
 });
 
 test('the http-01 listener answers pending tokens only', async () => {

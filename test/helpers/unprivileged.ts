@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, chmodSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after } from 'node:test';
@@ -18,4 +18,19 @@ export function unwritableDir(): { dir: string; spawnAs: Pick<SpawnOptions, 'uid
     rmSync(dir, { recursive: true, force: true });
   });
   return { dir, spawnAs: root ? { uid: 65534, gid: 65534 } : {} };
+}
+
+/**
+ * Spawn options that make a child an ordinary user (nobody, when the tests run as root), and
+ * whether that user is kept off `port` here (Linux's ip_unprivileged_port_start, 1024 unless
+ * lowered, as some container runtimes do).
+ */
+export function ordinaryUser(port: number): { spawnAs: Pick<SpawnOptions, 'uid' | 'gid'>; portIsPrivileged: boolean } {
+  let start = 1024;
+  try {
+    start = Number(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8'));
+  } catch {
+    /* not Linux, or no such setting: the classic 1024 */
+  }
+  return { spawnAs: process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {}, portIsPrivileged: port < start };
 }

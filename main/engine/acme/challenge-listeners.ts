@@ -2,6 +2,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { HomeportError } from '../errors';
+import { allowLowPortsCommand, isPortDenied } from '../privileged-port';
 import { ACME_TLS_ALPN, HTTP01_PATH_PREFIX, type ChallengeStore } from './challenges';
 
 /**
@@ -97,7 +98,7 @@ async function listen(server: net.Server, port: number, host: string | undefined
   }
 }
 
-export function listenError(e: NodeJS.ErrnoException, port: number, what: string): HomeportError {
+function listenError(e: NodeJS.ErrnoException, port: number, what: string): HomeportError {
   const flag = what === 'http-01' ? '--http-port' : '--https-port';
   if (e.code === 'EADDRINUSE') {
     return new HomeportError('listener.port-in-use', `Port ${port} is already in use by another program, so Homeport cannot answer ${what} challenges on it.`, {
@@ -106,9 +107,9 @@ export function listenError(e: NodeJS.ErrnoException, port: number, what: string
       details: { port },
     });
   }
-  if (e.code === 'EACCES' || e.code === 'EPERM') {
+  if (isPortDenied(e)) {
     return new HomeportError('listener.port-privileged', `This user may not listen on port ${port} (ports below 1024 are privileged), so Homeport cannot answer ${what} challenges on it.`, {
-      fix: `On Linux allow it once with \`sudo setcap cap_net_bind_service=+ep "$(command -v node)"\`, or use ${flag} 8${what === 'http-01' ? '080' : '443'} and forward ${what === 'http-01' ? 80 : 443} to it on your router.`,
+      fix: `On Linux allow it once with \`${allowLowPortsCommand()}\`, or use ${flag} 8${what === 'http-01' ? '080' : '443'} and forward ${what === 'http-01' ? 80 : 443} to it on your router.`,
       cause: e,
       details: { port },
     });

@@ -1,5 +1,6 @@
 import * as net from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { allowLowPortsCommand, isPortDenied } from '../privileged-port';
 import { classifyAddress, isDocumentationAddress } from './addresses';
 import { check, CheckResult } from './types';
 
@@ -25,7 +26,7 @@ function tryBind(port: number, host: string): Promise<PortState | NodeJS.ErrnoEx
   return new Promise((resolve) => {
     const srv = net.createServer();
     srv.once('error', (e: NodeJS.ErrnoException) =>
-      resolve(e.code === 'EADDRINUSE' ? 'in-use' : e.code === 'EACCES' || e.code === 'EPERM' ? 'denied' : e),
+      resolve(e.code === 'EADDRINUSE' ? 'in-use' : isPortDenied(e) ? 'denied' : e),
     );
     srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolve('free')));
   });
@@ -39,10 +40,10 @@ async function portState(port: number): Promise<PortState> {
   return typeof v4 === 'string' ? v4 : 'error';
 }
 
-const PRIVILEGED_FIX =
-  'Ports below 1024 need privileges: run Homeport as a service with the CAP_NET_BIND_SERVICE capability ' +
-  '(setcap cap_net_bind_service=+ep on the Node binary, or AmbientCapabilities= in a systemd unit), or let the ' +
-  'router forward 80/443 to a high port and set --http-port/--https-port.';
+const privilegedFix = () =>
+  `Ports below 1024 need privileges on Linux: allow this program once with \`${allowLowPortsCommand()}\` ` +
+  '(as a systemd service: AmbientCapabilities=CAP_NET_BIND_SERVICE), or let the router forward 80/443 to ports ' +
+  'above 1023 and set those (Settings, or --http-port and --https-port).';
 
 export async function checkPorts(opts: PortOptions): Promise<{ result: CheckResult; facts: PortFacts }> {
   const [http, https] = await Promise.all([portState(opts.httpPort), portState(opts.httpsPort)]);
@@ -65,7 +66,7 @@ export async function checkPorts(opts: PortOptions): Promise<{ result: CheckResu
       'Stop the program that holds the port, or let Homeport serve it (homeport serve takes over ports 80/443 and proxies your services), or use a challenge that does not need it.',
     );
   }
-  if (http === 'denied' || https === 'denied') fixes.push(PRIVILEGED_FIX);
+  if (http === 'denied' || https === 'denied') fixes.push(privilegedFix());
   const sentence = evidence.filter((e) => !e.endsWith('is free')).join('; ');
   return {
     result: check(

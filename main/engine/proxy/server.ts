@@ -4,6 +4,7 @@ import { setFlagsFromString } from 'node:v8';
 import { ChallengeStore } from '../acme/challenges';
 import { systemClock, type Clock } from '../clock';
 import { HomeportError } from '../errors';
+import { allowLowPortsCommand, isPortDenied } from '../privileged-port';
 import type { ProxySettings, RouteConfig } from '../config/routes';
 import type { AccessLogger } from './access-log';
 import type { CertificateSource, HandshakeHold } from './cert-source';
@@ -100,9 +101,9 @@ export class ProxyServer {
           cause: e,
         });
       }
-      if (err.code === 'EACCES') {
-        throw new HomeportError('proxy.port-denied', `This user may not listen on port ${port}.`, {
-          fix: `Run with the right to bind low ports (e.g. setcap cap_net_bind_service=+ep on node), or use ports above 1023 and forward 80/443 to them.`,
+      if (isPortDenied(err)) {
+        throw new HomeportError('proxy.port-denied', `This user may not listen on port ${port} (ports below 1024 are privileged), so Homeport cannot serve on it.`, {
+          fix: `On Linux allow it once with \`${allowLowPortsCommand()}\`, or choose ports above 1023 (Settings, or --http-port and --https-port) and forward 80 and 443 to them on your router.`,
           cause: e,
         });
       }
