@@ -194,6 +194,27 @@ describe('AcmeIssuer against Pebble', () => {
     }
   });
 
+  test('an AAAA record where nothing answers: the CA\'s IPv6 failure explained as the AAAA record, with its fix', async () => {
+    // The name resolves to ::1 only, where no listener runs (they are on 127.0.0.1), as for an
+    // AAAA record left pointing at an old server or a router that does not forward IPv6.
+    await pebble.challtestsrv('set-default-ipv4', { ip: '' });
+    await pebble.challtestsrv('add-aaaa', { host: 'v6.example.test', addresses: ['::1'] });
+    try {
+      await assert.rejects(issuer.issue({ names: ['v6.example.test'], keyType: 'ec256', challenge: 'http-01' }), (e: unknown) => {
+        assert.ok(e instanceof AcmeProblemError, `typed error, got ${String(e)}`);
+        assert.equal(e.code, 'acme.connection');
+        assert.equal(e.addressUsed, '::1');
+        assert.match(e.message, new RegExp(`reached ::1 over IPv6 for "v6\\.example\\.test", which refused the connection on port ${pebble.httpPort}`));
+        assert.match(e.message, /v6\.example\.test has an AAAA record ::1 that is not this host/);
+        assert.match(e.fix ?? '', /^Remove the AAAA record/);
+        return true;
+      });
+    } finally {
+      await pebble.challtestsrv('set-default-ipv4', { ip: '127.0.0.1' });
+      await pebble.challtestsrv('clear-aaaa', { host: 'v6.example.test' });
+    }
+  });
+
   test('unforced: when http-01 cannot work, a new order is tried with tls-alpn-01', async () => {
     await listeners.close();
     listeners = await startChallengeListeners({ store: issuer.challenges, httpsPort: pebble.tlsPort, host: '127.0.0.1' });
