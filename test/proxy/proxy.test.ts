@@ -153,6 +153,70 @@ test('unknown names can get a default certificate instead, by setting', async ()
     s.on('error', reject);
   });
   assert.equal(got, 'fallback.test');
+  const bare = await noSniHello(p.httpsPort);
+  assert.ok(!(bare instanceof Error), `a client without SNI gets it too, the default chosen after the listener started: ${bare}`);
+});
+
+/** A handshake without SNI (Node sends none to an IP address), as a visitor of https://<address>/ makes. */
+function noSniHello(port: number, session?: Buffer): Promise<{ serial: string; reused: boolean; session?: Buffer } | Error> {
+  return new Promise((resolve) => {
+    const s = tls.connect({ host: '127.0.0.1', port, ca: ca.caPem, checkServerIdentity: () => undefined, session, ALPNProtocols: ['http/1.1'] });
+    let next: Buffer | undefined;
+    s.on('session', (b: Buffer) => (next = b));
+    s.once('secureConnect', () =>
+      // TLS 1.3 tickets arrive after the handshake.
+      setTimeout(() => {
+        resolve({ serial: s.getPeerCertificate().serialNumber, reused: s.isSessionReused(), session: next });
+        s.destroy();
+      }, 100),
+    );
+    s.on('error', (e) => resolve(e));
+  });
+}
+
+test('a client without SNI gets the default certificate, also once it is renewed, and resumes its session', async () => {
+  const serial = (pem: string) => new X509Certificate(pem).serialNumber;
+  const first = ca.issue('fallback', ['fallback.test']);
+  // As `homeport serve` and its workers do: the default is known when the listener starts.
+  const table = new CertificateTable();
+  table.activate(first);
+  table.setDefault('fallback');
+  const p = await startProxy([], { table, settings: { unknownName: 'default-certificate', defaultCertificate: 'fallback' } });
+  const a = await noSniHello(p.httpsPort);
+  assert.ok(!(a instanceof Error), `the handshake succeeds: ${a}`);
+  assert.equal(a.serial, serial(first.certPem));
+  assert.equal(a.reused, false);
+  assert.ok(a.session);
+  const renewed = ca.issue('fallback', ['fallback.test']);
+  p.table.activate(renewed);
+  const b = await noSniHello(p.httpsPort, a.session);
+  assert.ok(!(b instanceof Error), `the handshake succeeds: ${b}`);
+  assert.equal(b.reused, true, 'the listener context was replaced; the ticket from before still resumes');
+  assert.ok(b.session, 'and the resumption hands out a fresh ticket (the ticket hook is back on the new context)');
+  const c = await noSniHello(p.httpsPort);
+  assert.ok(!(c instanceof Error));
+  assert.equal(c.serial, serial(renewed.certPem), 'a full handshake gets the renewed certificate');
+  const cbc = await new Promise<Error | undefined>((resolve) => {
+    const s = tls.connect({ host: '127.0.0.1', port: p.httpsPort, rejectUnauthorized: false, maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA256' }, () => {
+      s.destroy();
+      resolve(undefined);
+    });
+    s.on('error', resolve);
+  });
+  assert.ok(cbc instanceof Error, "the new context keeps the listener's ciphers: a TLS 1.2 client offering only CBC is refused");
+  assert.equal(((await noSniHello(p.httpsPort, b.session)) as { reused: boolean }).reused, true);
+  p.table.rotateTicketKeys();
+  const d = await noSniHello(p.httpsPort, c.session);
+  assert.equal((d as { reused: boolean }).reused, true, 'a ticket sealed with the keys just retired resumes on the new context');
+});
+
+test('refusing unknown names, a client without SNI still fails the handshake, default certificate or not', async () => {
+  const p = await startProxy([], { settings: { unknownName: 'refuse', defaultCertificate: 'fallback' } });
+  p.table.activate(ca.issue('fallback', ['fallback.test']));
+  p.table.setDefault('fallback');
+  const refused = await noSniHello(p.httpsPort);
+  assert.ok(refused instanceof Error, 'no certificate for a client that names none');
+  assert.equal((refused as NodeJS.ErrnoException).code, 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE');
 });
 
 test('listens on IPv4 and IPv6; the client address reaches the upstream in each family', async () => {

@@ -17,6 +17,10 @@ export interface CertificateSource {
   servedFor(servername: string): { id: string; context: SecureContext } | undefined;
   /** The context for clients without SNI and unknown names, when the settings allow one. */
   defaultContext(): SecureContext | undefined;
+  /** The same certificate as PEMs: the listener's own context is built from them. */
+  defaultCertificate(): ServedCertificate | undefined;
+  /** Called when the default certificate is chosen, replaced (renewed) or removed. */
+  onDefaultChange(fn: () => void): () => void;
   /**
    * Session-ticket keys (48 bytes). OpenSSL seals and opens tickets with the listener's own
    * context, whatever certificate SNI picked, so the listener takes them from here.
@@ -60,10 +64,14 @@ export const TLS_CIPHERS = [
   'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':');
 
+/** Leaf then intermediates, as a TLS context takes them. */
+export function fullChain(cert: Pick<ServedCertificate, 'certPem' | 'chainPem'>): string {
+  return cert.chainPem.trim() ? `${cert.certPem.trim()}\n${cert.chainPem.trim()}\n` : cert.certPem;
+}
+
 export function buildSecureContext(cert: Pick<ServedCertificate, 'certPem' | 'chainPem' | 'keyPem'>): SecureContext {
-  const chain = cert.chainPem.trim() ? `${cert.certPem.trim()}\n${cert.chainPem.trim()}\n` : cert.certPem;
   return createSecureContext({
-    cert: chain,
+    cert: fullChain(cert),
     key: cert.keyPem,
     minVersion: 'TLSv1.2',
     ciphers: TLS_CIPHERS,
@@ -95,6 +103,7 @@ export class CertificateTable implements CertificateSource {
   private readonly byId = new Map<string, { names: string[]; context: SecureContext; cert: ServedCertificate }>();
   private readonly listeners = new Set<Listener>();
   private readonly keyListeners = new Set<KeysListener>();
+  private readonly defaultListeners = new Set<() => void>();
   private defaultId: string | undefined;
   private retiredKeys: Buffer | undefined;
 
@@ -143,6 +152,7 @@ export class CertificateTable implements CertificateSource {
     this.byId.set(cert.id, { names, context, cert });
     this.rebuildNames(previous ? previous.names : []);
     for (const fn of this.listeners) fn({ id: cert.id, names });
+    if (cert.id === this.defaultId) this.defaultChanged();
   }
 
   remove(id: string): void {
@@ -151,11 +161,18 @@ export class CertificateTable implements CertificateSource {
     this.byId.delete(id);
     this.rebuildNames(previous.names);
     for (const fn of this.listeners) fn({ id, names: previous.names, removed: true });
+    if (id === this.defaultId) this.defaultChanged();
   }
 
-  /** The certificate used for clients without SNI and, if the settings say so, unknown names. */
+  /** The certificate for unknown names and clients without SNI, if the settings say so. */
   setDefault(id: string | undefined): void {
     this.defaultId = id;
+    this.defaultChanged();
+  }
+
+  onDefaultChange(fn: () => void): () => void {
+    this.defaultListeners.add(fn);
+    return () => this.defaultListeners.delete(fn);
   }
 
   /** Called after each activation and removal (cluster primaries forward them to their workers). */
@@ -179,8 +196,16 @@ export class CertificateTable implements CertificateSource {
     return this.defaultId === undefined ? undefined : this.byId.get(this.defaultId)?.context;
   }
 
+  defaultCertificate(): ServedCertificate | undefined {
+    return this.defaultId === undefined ? undefined : this.byId.get(this.defaultId)?.cert;
+  }
+
   certificates(): ServedCertificate[] {
     return [...this.byId.values()].map((e) => e.cert);
+  }
+
+  private defaultChanged(): void {
+    for (const fn of this.defaultListeners) fn();
   }
 
   /** Later activations win a name two certificates share; a removed id frees its names. */

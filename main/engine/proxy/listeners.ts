@@ -6,7 +6,7 @@ import type { TLSSocket } from 'node:tls';
 import { ACME_TLS_ALPN, HTTP01_PATH_PREFIX, type ChallengeStore } from '../acme/challenges';
 import type { ProxySettings } from '../config/routes';
 import type { CertificateSource, HandshakeHold } from './cert-source';
-import { TLS_CIPHERS } from './cert-source';
+import { TLS_CIPHERS, fullChain } from './cert-source';
 import { renewSessionTickets } from './ticket-keys';
 import type { RequestHandler } from './handler';
 
@@ -75,14 +75,8 @@ export function createHttpsServers(
 ): HttpsServers {
   const tlsServer = https.createServer({
     ...http1Options(settings),
-    minVersion: 'TLSv1.2',
-    ciphers: TLS_CIPHERS,
-    honorCipherOrder: true,
+    ...listenerContext(settings, source),
     handshakeTimeout: settings.handshakeTimeoutMs,
-    ticketKeys: source.ticketKeys,
-    // Node derives the default from process.argv, which differs between the primary and its
-    // helpers: a session would then resume only on the process that started it.
-    sessionIdContext: 'homeport-proxy',
     // Runs before SNICallback under TLS 1.3 (OpenSSL negotiates ALPN early there), so a
     // validation handshake is known when the certificate is chosen.
     ALPNCallback(this: TLSSocket, { servername, protocols }: { servername: string; protocols: string[] }) {
@@ -114,9 +108,19 @@ export function createHttpsServers(
     },
   } as https.ServerOptions);
   tlsServer.timeout = settings.idleTimeoutMs;
-  if (!renewSessionTickets(tlsServer, () => ({ current: source.ticketKeys, previous: source.previousTicketKeys }))) {
+  const ticketKeys = () => ({ current: source.ticketKeys, previous: source.previousTicketKeys });
+  if (!renewSessionTickets(tlsServer, ticketKeys)) {
     const offKeys = source.onTicketKeys((keys) => tlsServer.setTicketKeys(keys));
     tlsServer.once('close', offKeys);
+  }
+  if (settings.unknownName === 'default-certificate') {
+    // setSecureContext builds a new context from these options alone, and the ticket hook
+    // lives on the context it replaces.
+    const offDefault = source.onDefaultChange(() => {
+      tlsServer.setSecureContext(listenerContext(settings, source));
+      renewSessionTickets(tlsServer, ticketKeys);
+    });
+    tlsServer.once('close', offDefault);
   }
 
   const h2 = http2.createServer({
@@ -153,6 +157,27 @@ export function createHttpsServers(
   tlsServer.on('connect', refuseTunnel);
   tlsServer.on('tlsClientError', () => {});
   return { tls: tlsServer, h2, sessions };
+}
+
+/**
+ * The options of the listener's own context. Node calls SNICallback only when the client
+ * sent a name, so a client without one (someone browsing to the bare IP address) gets the
+ * certificate of this context: the default certificate when unknown names get it. With
+ * 'refuse' there is none, and such a handshake fails (handshake_failure: there is no name to
+ * refuse with unrecognized_name).
+ */
+function listenerContext(settings: ProxySettings, source: CertificateSource): https.ServerOptions {
+  const fallback = settings.unknownName === 'default-certificate' ? source.defaultCertificate() : undefined;
+  return {
+    minVersion: 'TLSv1.2',
+    ciphers: TLS_CIPHERS,
+    honorCipherOrder: true,
+    ticketKeys: source.ticketKeys,
+    // Node derives the default from process.argv, which differs between the primary and its
+    // helpers: a session would then resume only on the process that started it.
+    sessionIdContext: 'homeport-proxy',
+    ...(fallback && { cert: fullChain(fallback), key: fallback.keyPem }),
+  };
 }
 
 /**
