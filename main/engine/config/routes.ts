@@ -1,6 +1,7 @@
 import { BlockList } from 'node:net';
 import { z } from 'zod';
 import { addCidr, parseUpstream } from '../proxy/addresses';
+import { routingTarget } from '../proxy/request-path';
 
 // Proxy workers need these without zod (each worker would carry it for nothing).
 export { addCidr, parseUpstream, type Upstream } from '../proxy/addresses';
@@ -69,6 +70,8 @@ export const RouteSchema = z
       .startsWith('/', 'a path prefix starts with "/", e.g. "/grafana"')
       .regex(/^[^?#\s]*$/, 'a path prefix may not contain "?", "#" or spaces')
       .transform((p) => (p.length > 1 ? p.replace(/\/+$/, '') : p))
+      // Routing compares the prefix as request paths are compared (request-path.ts), which these cannot be.
+      .refine((p) => routingTarget(p) !== undefined, 'a path prefix may not contain %00, a malformed %-escape, or a ".." that %2F, "\\" or ";" makes')
       .optional(),
     /** Remove the prefix before passing the path upstream ("/grafana/x" → "/x"). */
     stripPrefix: z.boolean().default(false),

@@ -10,7 +10,8 @@ import type { ProxySettings } from '../config/routes';
 import type { AccessLogger } from './access-log';
 import { clientResponseHeaders, upstreamRequestHeaders, type ForwardInfo } from './headers';
 import { sendPage } from './pages';
-import { hostOf, type CompiledRoute, type RouteTable } from './route-table';
+import { routingTarget } from './request-path';
+import { hostOf, routePath, type CompiledRoute, type RouteTable } from './route-table';
 import type { UpstreamTarget } from './upstream-pool';
 
 type Req = http.IncomingMessage | Http2ServerRequest;
@@ -24,6 +25,9 @@ export interface HandlerState {
   log?: AccessLogger;
 }
 
+/** RFC 9110 §9.2.2: a request with one of these methods may be sent again. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
 /** Errors that mean "this upstream did not get the request": safe to try another. */
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOENT', 'EAI_AGAIN', 'ENOTFOUND', 'UPSTREAM_CONNECT_TIMEOUT']);
 
@@ -32,12 +36,18 @@ function clientAddress(req: { socket: { remoteAddress?: string } }): string {
   return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }
 
+/**
+ * Why an upstream failed, in words fit for the visitor's error page: the kind of failure,
+ * never the upstream's address or the error's own text, which go to the access log.
+ */
 function describeUpstreamError(e: NodeJS.ErrnoException): string {
   switch (e.code) {
     case 'ECONNREFUSED':
       return 'the connection was refused: nothing is listening there';
     case 'UPSTREAM_CONNECT_TIMEOUT':
       return 'it did not accept the connection in time';
+    case 'UPSTREAM_ANSWER_TIMEOUT':
+      return 'it did not answer in time';
     case 'ENOENT':
       return 'the unix socket does not exist';
     case 'ENOTFOUND':
@@ -47,8 +57,8 @@ function describeUpstreamError(e: NodeJS.ErrnoException): string {
       return 'it closed the connection without answering';
     default:
       return e.code?.startsWith('ERR_TLS') || /certificate/i.test(e.message)
-        ? `its TLS certificate was not accepted (${e.message}); set trustSelfSigned for a self-signed upstream`
-        : e.message;
+        ? 'its TLS certificate was not accepted; set trustSelfSigned for a self-signed upstream'
+        : `it failed (${e.code ?? 'no answer'})`;
   }
 }
 
@@ -58,6 +68,9 @@ function describeUpstreamError(e: NodeJS.ErrnoException): string {
  * basic auth, then stream the request to an upstream and the response back.
  */
 export class RequestHandler {
+  /** The client side of every open WebSocket tunnel. */
+  private readonly tunnels = new Set<Duplex>();
+
   constructor(private readonly state: HandlerState) {}
 
   handle(req: Req, res: Res, proto: Proto, httpsPort: number): void {
@@ -74,10 +87,14 @@ export class RequestHandler {
         return this.reject(req, res, proto, start, 400, 'Bad request', 'Homeport only serves its own sites; it is not a forward proxy.');
       }
     }
-    const route = this.state.table.match(host, url);
+    const routing = routingTarget(url);
+    if (!routing) return this.reject(req, res, proto, start, 400, 'Bad request', 'The request path is malformed or ambiguous.');
+    const route = this.state.table.match(host, routing.key);
     if (!route) {
       return this.reject(req, res, proto, start, proto === 'https' ? 421 : 404, 'Unknown site', `Homeport does not serve ${host}.`);
     }
+    const path = routePath(route, routing.forward);
+    if (path === undefined) return this.reject(req, res, proto, start, 400, 'Bad request', 'The request path is malformed or ambiguous.', route);
     if (proto === 'http' && route.config.redirectHttp) {
       const port = httpsPort === 443 ? '' : `:${httpsPort}`;
       const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
@@ -96,10 +113,12 @@ export class RequestHandler {
     if (req.method === 'CONNECT' && !(isH2 && req.headers[':protocol'] === 'websocket')) {
       return this.reject(req, res, proto, start, 405, 'Method not allowed', 'CONNECT is not supported: Homeport is not a forward proxy.', route);
     }
-    const info: ForwardInfo = { clientIp, proto, host: rawHost, upstreamHost: route.config.hostRewrite ?? rawHost };
+    const info: ForwardInfo = { clientIp, proto, host: rawHost, upstreamHost: route.config.hostRewrite ?? rawHost, path };
     if (route.auth) {
       route.auth.check(req.headers.authorization).then(
         (user) => {
+          // The visitor left during the password check: nothing to answer or forward, only to count.
+          if ((res as { destroyed?: boolean }).destroyed) return this.done(req, res, proto, start, route, { bytesIn: 0, bytesOut: 0, upstream: undefined });
           if (user === undefined) {
             return this.reject(req, res, proto, start, 401, 'Sign-in required', `${route.label} needs a user name and password.`, route, {
               'www-authenticate': route.auth!.challenge,
@@ -120,16 +139,6 @@ export class RequestHandler {
     const meter = this.track(req, res, info.proto, start, route);
     if (req.method === 'CONNECT') return this.h2WebSocket(req as Http2ServerRequest, res as Http2ServerResponse, route, info, meter);
     this.forward(req, res, route, info, meter, undefined);
-  }
-
-  private upstreamPath(route: CompiledRoute, target: UpstreamTarget, url: string): string {
-    let p = url;
-    const prefix = route.config.pathPrefix;
-    if (route.config.stripPrefix && prefix && prefix !== '/') {
-      p = p.slice(prefix.length);
-      if (p === '' || p.charCodeAt(0) === 63 /* ? */) p = '/' + p;
-    }
-    return target.upstream.basePath + p;
   }
 
   private request(target: UpstreamTarget, method: string, path: string, headers: http.OutgoingHttpHeaders): http.ClientRequest {
@@ -179,7 +188,7 @@ export class RequestHandler {
     target.dispatcher.dispatch(
       {
         method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
-        path: this.upstreamPath(route, target, req.url ?? '/'),
+        path: target.upstream.basePath + info.path,
         headers: headers as Record<string, string | string[]>,
         // undici takes async iterables; its types only list streams.
         body: bodiless ? undefined : (requestBody(req, meter) as unknown as Readable),
@@ -190,6 +199,12 @@ export class RequestHandler {
           if (aborted) a();
         },
         onHeaders: (status, raw, resume) => {
+          // An interim answer: Early Hints pass on (the page can start loading its assets),
+          // 100 Continue was given here already; the final answer follows.
+          if (status < 200) {
+            if (status === 103) passEarlyHints(res, headersFromRaw(raw));
+            return true;
+          }
           answered = true;
           route.pool.markOk(target);
           const upHeaders = headersFromRaw(raw);
@@ -199,7 +214,7 @@ export class RequestHandler {
             res.writeHead(status, out);
           } catch (e) {
             abort?.();
-            badGateway(res, route, `it sent a response Homeport cannot pass on (${(e as Error).message})`);
+            badGateway(res, route, 'it sent a response Homeport cannot pass on', meter, `${target.upstream.url}: ${(e as Error).message}`);
             return false;
           }
           // Server-sent events and other slow streams: the client gets the head at once.
@@ -212,6 +227,11 @@ export class RequestHandler {
           return true;
         },
         onData: (chunk) => {
+          // The client is gone: no 'drain' will come, so stop the upstream rather than wait.
+          if ((res as { destroyed?: boolean }).destroyed) {
+            abort?.();
+            return false;
+          }
           if (meter.declared === undefined) meter.bytesOut += chunk.length;
           if ((res as http.ServerResponse).write(chunk)) return true;
           // Backpressure: the upstream waits until the client has taken what it has.
@@ -229,15 +249,16 @@ export class RequestHandler {
           const code = upstreamErrorCode(e);
           const connectFailure = CONNECT_ERRORS.has(code);
           if (connectFailure) route.pool.markFailed(target);
-          // A kept-alive connection the upstream closed as the request went out: once more.
-          const reset = code === 'ECONNRESET' && !meter.retriedReset;
+          // A kept-alive connection the upstream closed as the request went out: once more,
+          // unless the upstream may have acted on it already and acting twice is not harmless.
+          const reset = code === 'ECONNRESET' && !meter.retriedReset && IDEMPOTENT.has(req.method ?? '');
           if (reset) meter.retriedReset = true;
           const attempts = tried ?? new Set<UpstreamTarget>();
           if (connectFailure) attempts.add(target);
           if (bodiless && (reset || (connectFailure && attempts.size < route.pool.targets.length))) {
             return this.forward(req, res, route, info, meter, attempts);
           }
-          badGateway(res, route, `${target.upstream.url}: ${describeUpstreamError(Object.assign(e, { code }))}`);
+          badGateway(res, route, describeUpstreamError(Object.assign(e, { code })), meter, `${target.upstream.url}: ${e.message}`);
         },
       },
     );
@@ -253,21 +274,24 @@ export class RequestHandler {
     headers.upgrade = 'websocket';
     // HTTP/2 WebSockets carry no key; the upstream's HTTP/1.1 handshake needs one.
     headers['sec-websocket-key'] = randomBytes(16).toString('base64');
-    const upReq = this.request(target, 'GET', this.upstreamPath(route, target, req.url || '/'), headers);
+    const upReq = this.request(target, 'GET', target.upstream.basePath + (info.path || '/'), headers);
+    const settle = this.awaitUpgrade(upReq, req.stream);
     upReq.on('upgrade', (upRes, upSocket, upHead) => {
+      if (!settle()) return void upSocket.destroy();
       const out: http.OutgoingHttpHeaders = {};
       for (const h of ['sec-websocket-protocol', 'sec-websocket-extensions']) if (upRes.headers[h]) out[h] = upRes.headers[h];
       res.writeHead(200, out);
       if (upHead.length) req.stream.write(upHead);
-      joinTunnel(req.stream, upSocket, route.counters);
+      this.joinTunnel(req.stream, upSocket, route.counters);
     });
     upReq.on('response', (upRes) => {
+      settle();
       res.writeHead(upRes.statusCode ?? 502, clientResponseHeaders(upRes.headers));
       upRes.pipe(res as unknown as NodeJS.WritableStream);
     });
     upReq.on('error', (e: NodeJS.ErrnoException) => {
       if (CONNECT_ERRORS.has(e.code ?? '')) route.pool.markFailed(target);
-      badGateway(res, route, `${target.upstream.url}: ${describeUpstreamError(e)}`);
+      badGateway(res, route, describeUpstreamError(e), meter, `${target.upstream.url}: ${e.message}`);
     });
     upReq.end();
   }
@@ -278,9 +302,10 @@ export class RequestHandler {
     const rawHost = req.headers.host;
     const host = hostOf(rawHost);
     const url = req.url ?? '';
-    const route = host && url.startsWith('/') ? this.state.table.match(host, url) : undefined;
+    const routing = routingTarget(url);
+    const route = host && routing && url.startsWith('/') ? this.state.table.match(host, routing.key) : undefined;
     const start = performance.now();
-    const logUpgrade = (status: number, upstream?: string) =>
+    const logUpgrade = (status: number, upstream?: string, error?: string) =>
       this.state.log?.({
         time: new Date().toISOString(),
         remote: clientAddress(req),
@@ -293,25 +318,31 @@ export class RequestHandler {
         ms: Math.round((performance.now() - start) * 10) / 10,
         route: route?.label,
         upstream,
+        ...(error ? { error } : {}),
       });
-    const refuse = (status: number, text: string, extra = '') => {
-      logUpgrade(status);
+    const refuse = (status: number, text: string, extra = '', upstream?: string, error?: string) => {
+      logUpgrade(status, upstream, error);
       socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text) + 1}\r\n${extra}\r\n${text}\n`);
     };
+    if (!routing) return refuse(400, 'The request path is malformed or ambiguous.');
     if (!route || !rawHost) return refuse(proto === 'https' ? 421 : 404, `Homeport does not serve ${host ?? 'this name'}.`);
+    const path = routePath(route, routing.forward);
+    if (path === undefined) return refuse(400, 'The request path is malformed or ambiguous.');
     if (proto === 'http' && route.config.redirectHttp) return refuse(403, 'Use https:// for this site.');
     if (String(req.headers.upgrade).toLowerCase() === 'h2c') return refuse(400, 'h2c upgrades are not supported.');
     const clientIp = clientAddress(req);
     if (route.allow && !route.allow.check(clientIp, isIP(clientIp) === 6 ? 'ipv6' : 'ipv4')) {
       return refuse(403, `${route.label} only accepts visitors from its allowed networks.`);
     }
-    const info: ForwardInfo = { clientIp, proto, host: rawHost, upstreamHost: route.config.hostRewrite ?? rawHost };
+    const info: ForwardInfo = { clientIp, proto, host: rawHost, upstreamHost: route.config.hostRewrite ?? rawHost, path };
     const go = () => {
       const target = route.pool.pick();
       if (!target) return refuse(502, `${route.label} has no upstream.`);
       const headers = upstreamRequestHeaders(req.headers, info, true);
-      const upReq = this.request(target, req.method ?? 'GET', this.upstreamPath(route, target, url), headers);
+      const upReq = this.request(target, req.method ?? 'GET', target.upstream.basePath + info.path, headers);
+      const settle = this.awaitUpgrade(upReq, socket);
       upReq.on('upgrade', (upRes, upSocket, upHead) => {
+        if (!settle()) return void upSocket.destroy();
         let headLines = `HTTP/1.1 101 Switching Protocols\r\n`;
         for (let i = 0; i < upRes.rawHeaders.length; i += 2) headLines += `${upRes.rawHeaders[i]}: ${upRes.rawHeaders[i + 1]}\r\n`;
         socket.write(headLines + '\r\n');
@@ -319,9 +350,10 @@ export class RequestHandler {
         if (head.length) upSocket.write(head);
         route.counters.requests++;
         logUpgrade(101, target.upstream.url);
-        joinTunnel(socket, upSocket, route.counters);
+        this.joinTunnel(socket, upSocket, route.counters);
       });
       upReq.on('response', (upRes) => {
+        settle();
         logUpgrade(upRes.statusCode ?? 0, target.upstream.url);
         let headLines = `HTTP/1.1 ${upRes.statusCode} ${upRes.statusMessage}\r\nconnection: close\r\n`;
         const out = clientResponseHeaders(upRes.headers);
@@ -331,19 +363,66 @@ export class RequestHandler {
       });
       upReq.on('error', (e: NodeJS.ErrnoException) => {
         if (CONNECT_ERRORS.has(e.code ?? '')) route.pool.markFailed(target);
-        refuse(502, `Homeport could not reach the service behind ${route.label}: ${describeUpstreamError(e)}.`);
+        if (socket.destroyed) return logUpgrade(0, target.upstream.url, `${target.upstream.url}: ${e.message}`);
+        refuse(502, `Homeport could not reach the service behind ${route.label}: ${describeUpstreamError(e)}.`, '', target.upstream.url, `${target.upstream.url}: ${e.message}`);
       });
       upReq.end();
     };
     if (!route.auth) return go();
     route.auth.check(req.headers.authorization).then(
       (user) => {
+        // The visitor left during the password check: nothing to answer or forward.
+        if (socket.destroyed) return logUpgrade(0);
         if (user === undefined) return refuse(401, `${route.label} needs a user name and password.`, `www-authenticate: ${route.auth!.challenge}\r\n`);
         delete req.headers.authorization;
         go();
       },
       () => refuse(500, 'The password check failed.'),
     );
+  }
+
+  /**
+   * Until the upstream answers an upgrade, a visitor who leaves cancels the upstream request,
+   * and an upstream that does not answer within the head timeout is given up. The returned
+   * function ends that watch once the answer came; false means the visitor is already gone.
+   */
+  private awaitUpgrade(upReq: http.ClientRequest, client: Duplex): () => boolean {
+    const cancel = () => upReq.destroy();
+    client.once('close', cancel);
+    const ms = this.state.settings.headersTimeoutMs;
+    upReq.setTimeout(ms, () => upReq.destroy(Object.assign(new Error(`no answer within ${ms} ms`), { code: 'UPSTREAM_ANSWER_TIMEOUT' })));
+    return () => {
+      client.off('close', cancel);
+      upReq.setTimeout(0);
+      return !client.destroyed;
+    };
+  }
+
+  /**
+   * Joins an upgraded client connection (WebSocket over HTTP/1.1, or an HTTP/2 extended CONNECT
+   * stream) to its upstream socket: bytes flow both ways until either side closes or fails, which
+   * closes the other, and the route counts it as open meanwhile. A side that stops sending
+   * (FIN) has that passed on, as the pipe ends the other side.
+   */
+  private joinTunnel(client: Duplex, upstream: Duplex, counters: { openUpgrades: number }): void {
+    counters.openUpgrades++;
+    this.tunnels.add(client);
+    client.pipe(upstream).pipe(client);
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.once('close', close);
+    upstream.once('close', close);
+    client.on('error', close);
+    upstream.on('error', close);
+    upstream.once('close', () => counters.openUpgrades--);
+    client.once('close', () => this.tunnels.delete(client));
+  }
+
+  /** Closes every WebSocket tunnel: they never finish on their own, so a drain does not wait for them. */
+  closeTunnels(): void {
+    for (const t of this.tunnels) t.destroy();
   }
 
   private reject(req: Req, res: Res, proto: Proto, start: number, status: number, title: string, text: string, route?: CompiledRoute, extra?: Record<string, string>): void {
@@ -376,6 +455,7 @@ export class RequestHandler {
       ms: Math.round(ms * 10) / 10,
       route: route?.label,
       upstream: meter.upstream,
+      ...(meter.error ? { error: meter.error } : {}),
     });
   }
 }
@@ -384,6 +464,8 @@ interface Meter {
   bytesIn: number;
   bytesOut: number;
   upstream: string | undefined;
+  /** What went wrong upstream, in full, for the access log (the page gets the gist). */
+  error?: string;
   /** The response's Content-Length, when it has one. */
   declared?: number;
   retriedReset?: boolean;
@@ -401,25 +483,6 @@ async function* requestBody(req: Req, meter: Meter): AsyncGenerator<Buffer> {
 }
 
 /** undici's raw header list as node:http would present it (set-cookie a list, repeats joined). */
-/**
- * Joins an upgraded client connection (WebSocket over HTTP/1.1, or an HTTP/2 extended CONNECT
- * stream) to its upstream socket: bytes flow both ways until either side closes or fails, which
- * closes the other, and the route counts it as open meanwhile.
- */
-function joinTunnel(client: Duplex, upstream: Duplex, counters: { openUpgrades: number }): void {
-  counters.openUpgrades++;
-  client.pipe(upstream).pipe(client);
-  const close = () => {
-    client.destroy();
-    upstream.destroy();
-  };
-  client.once('close', close);
-  upstream.once('close', close);
-  client.on('error', close);
-  upstream.on('error', close);
-  upstream.once('close', () => counters.openUpgrades--);
-}
-
 function headersFromRaw(raw: Buffer[] | string[] | null): http.IncomingHttpHeaders {
   const out: http.IncomingHttpHeaders = {};
   if (!raw) return out;
@@ -449,7 +512,18 @@ function upstreamErrorCode(e: NodeJS.ErrnoException): string {
   }
 }
 
-function badGateway(res: Res, route: CompiledRoute, why: string): void {
+function passEarlyHints(res: Res, headers: http.IncomingHttpHeaders): void {
+  const link = headers.link;
+  if (!link || res.headersSent) return;
+  try {
+    res.writeEarlyHints({ link });
+  } catch {
+    // A client that cannot take them simply loads the assets later.
+  }
+}
+
+function badGateway(res: Res, route: CompiledRoute, why: string, meter?: Meter, detail?: string): void {
+  if (meter && detail) meter.error = detail;
   sendPage(
     res,
     502,

@@ -38,6 +38,8 @@ export interface ForwardInfo {
   host: string;
   /** Host header for the upstream. */
   upstreamHost: string;
+  /** The path for the upstream, normalised and less any stripped prefix; the upstream's base path goes before it. */
+  path: string;
 }
 
 function forwardedFor(ip: string): string {

@@ -3,6 +3,7 @@ import type { RouteConfig } from '../config/routes';
 import { addCidr } from './addresses';
 import type { Clock } from '../clock';
 import { BasicAuth } from './basic-auth';
+import { routingTarget, stripPrefix } from './request-path';
 import { RouteCounters } from './stats';
 import { AgentCache, UpstreamPool, agentKey } from './upstream-pool';
 
@@ -11,6 +12,8 @@ export interface CompiledRoute {
   config: RouteConfig;
   /** `host` or `host/prefix`: how logs, counters and error pages name the route. */
   label: string;
+  /** The path prefix as routing compares it (a key of routingTarget); none for `/`. */
+  prefix?: string;
   pool: UpstreamPool;
   allow?: BlockList;
   auth?: BasicAuth;
@@ -24,9 +27,14 @@ function hstsHeader(hsts: RouteConfig['hsts']): string | undefined {
   return `max-age=${h.maxAge}${h.includeSubDomains ? '; includeSubDomains' : ''}${h.preload ? '; preload' : ''}`;
 }
 
+function routingPrefix(pathPrefix: string | undefined): string | undefined {
+  // RouteSchema accepts only prefixes that have a key.
+  const key = pathPrefix && routingTarget(pathPrefix)!.key;
+  return key && key !== '/' ? key : undefined;
+}
+
 /** `/a` matches `/a`, `/a/…` and `/a?…`, not `/ab`. */
 function underPrefix(path: string, prefix: string): boolean {
-  if (prefix === '/') return true;
   if (!path.startsWith(prefix)) return false;
   const c = path.charCodeAt(prefix.length);
   return Number.isNaN(c) || c === 47 /* / */ || c === 63 /* ? */;
@@ -56,6 +64,7 @@ export class RouteTable {
       return {
         config,
         label,
+        prefix: routingPrefix(config.pathPrefix),
         pool: new UpstreamPool(config.upstreams, config.trustSelfSigned, agents, clock, failTimeoutMs),
         allow,
         auth: config.basicAuth ? new BasicAuth(config.basicAuth) : undefined,
@@ -71,15 +80,15 @@ export class RouteTable {
     }
     // Longest prefix first, so /app/admin wins over /app over the whole host.
     for (const list of this.byHost.values()) {
-      list.sort((a, b) => (b.config.pathPrefix ?? '').length - (a.config.pathPrefix ?? '').length);
+      list.sort((a, b) => (b.prefix ?? '').length - (a.prefix ?? '').length);
     }
   }
 
-  /** `host` is lower-case without port; exact host before `*.parent`. */
-  match(host: string, path: string): CompiledRoute | undefined {
+  /** `host` is lower-case without port, `key` routingTarget's; exact host before `*.parent`. */
+  match(host: string, key: string): CompiledRoute | undefined {
     const list = this.byHost.get(host) ?? this.wildcard(host);
     if (!list) return undefined;
-    for (const r of list) if (!r.config.pathPrefix || underPrefix(path, r.config.pathPrefix)) return r;
+    for (const r of list) if (!r.prefix || underPrefix(key, r.prefix)) return r;
     return undefined;
   }
 
@@ -89,19 +98,20 @@ export class RouteTable {
   }
 }
 
-/** The Host header without port, lower-case; undefined when it is not a plausible name. */
+/**
+ * The path `route` sends upstream, before the upstream's base path: `forward`, less the prefix
+ * when the route strips it; undefined when the prefix cannot be told apart (see stripPrefix).
+ */
+export function routePath(route: CompiledRoute, forward: string): string | undefined {
+  return route.config.stripPrefix && route.prefix ? stripPrefix(forward, route.prefix) : forward;
+}
+
+/**
+ * The Host header without port, lower-case; undefined unless it is `name`, `[v6]`, either with
+ * a `:port`. The header goes upstream as sent (Host, X-Forwarded-Host, Forwarded), so nothing
+ * else may follow the name: `a.test:@evil.com` would reach a.test, which builds its links from it.
+ */
 export function hostOf(header: string | undefined): string | undefined {
-  if (!header) return undefined;
-  let h = header;
-  if (h.startsWith('[')) {
-    const end = h.indexOf(']');
-    if (end < 0) return undefined;
-    h = h.slice(0, end + 1);
-  } else {
-    const colon = h.indexOf(':');
-    if (colon >= 0) h = h.slice(0, colon);
-  }
-  h = h.toLowerCase();
-  if (h.endsWith('.')) h = h.slice(0, -1);
-  return /^[a-z0-9.*_-]+$|^\[[0-9a-f:.]+\]$/.test(h) ? h : undefined;
+  const m = header ? /^([a-z0-9.*_-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i.exec(header) : null;
+  return m?.[1].toLowerCase().replace(/\.$/, '') || undefined;
 }

@@ -137,7 +137,8 @@ export class ProxyServer {
 
   /**
    * Stops accepting, lets requests in flight finish (up to `drainMs`), then closes what is
-   * left. Idle keep-alive connections close at once; HTTP/2 clients get a GOAWAY.
+   * left. Idle keep-alive connections and WebSocket tunnels close at once (browsers reconnect
+   * them); HTTP/2 clients get a GOAWAY.
    */
   async stop(drainMs = 10_000): Promise<void> {
     const servers: net.Server[] = [...this.relays, ...(this.http ? [this.http] : []), ...(this.https ? [this.https.tls] : [])];
@@ -148,6 +149,7 @@ export class ProxyServer {
     const h1 = [this.http, this.https?.tls].filter((s): s is http.Server => s !== undefined);
     const sweep = setInterval(() => h1.forEach((s) => s.closeIdleConnections()), 50);
     h1.forEach((s) => s.closeIdleConnections());
+    this.handler.closeTunnels();
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, drainMs).unref());
     await Promise.race([closed, deadline]);
     clearInterval(sweep);
