@@ -107,6 +107,10 @@ export interface RouteInput {
 }
 
 export interface RouteView extends RouteInput {
+  /** Visitors must sign in (set with `homeport route add --auth`). */
+  signIn: boolean;
+  /** Only these networks may visit (`--allow`). */
+  allow?: string[];
   counters: { requests: number; errors: number; bytesIn: number; bytesOut: number; p50Ms?: number; p99Ms?: number } | null;
 }
 
@@ -188,7 +192,8 @@ export interface HomeportApi {
   removeCertificate(req: { name: string }): Promise<CertificateSummary[]>;
   exportCertificate(req: ExportInput): Promise<ExportFile>;
   addRoute(req: RouteInput): Promise<RouteView[]>;
-  removeRoute(req: { host: string }): Promise<RouteView[]>;
+  /** Removes the route of `host` under `pathPrefix` (none: the route without a path). */
+  removeRoute(req: { host: string; pathPrefix?: string }): Promise<RouteView[]>;
   getSettings(): Promise<Settings>;
   updateSettings(req: Partial<Settings>): Promise<Settings>;
 }

@@ -66,6 +66,8 @@ export function createHandlers(deps: HandlerDeps): HomeportApi {
         host: r.host,
         ...(r.pathPrefix ? { pathPrefix: r.pathPrefix } : {}),
         upstreams: r.upstreams.map(String),
+        signIn: r.basicAuth !== undefined,
+        ...(r.allow?.length ? { allow: r.allow } : {}),
         counters: s ? { requests: s.requests, errors: s.errors, bytesIn: s.bytesIn, bytesOut: s.bytesOut, ...percentiles(s.latency) } : null,
       };
     });
@@ -224,14 +226,15 @@ export function createHandlers(deps: HandlerDeps): HomeportApi {
 
     async addRoute(req: RouteInput) {
       const { addRoute } = await import('../engine/proxy/route-config.js');
-      await addRoute(engine.dataDir, { host: req.host, upstreams: req.upstreams, ...(req.pathPrefix ? { pathPrefix: req.pathPrefix } : {}) });
+      await addRoute(engine.dataDir, { host: req.host, upstreams: req.upstreams, ...(req.pathPrefix ? { pathPrefix: req.pathPrefix } : {}) }, { keepOptions: true });
       await deps.routesChanged?.();
       return routes();
     },
 
-    async removeRoute({ host }) {
+    async removeRoute({ host, pathPrefix }) {
       const { removeRoute } = await import('../engine/proxy/route-config.js');
-      await removeRoute(engine.dataDir, host);
+      // Only the route named: the one without a path when none is given, not every route of the host.
+      await removeRoute(engine.dataDir, host, pathPrefix ?? '');
       await deps.routesChanged?.();
       return routes();
     },

@@ -56,7 +56,10 @@ export const inputSchemas = {
     pathPrefix: z.string().startsWith('/', 'A path prefix starts with "/".').optional(),
     upstreams: z.array(upstream).min(1, 'Give at least one upstream address.'),
   }),
-  removeRoute: z.strictObject({ host: dnsName }),
+  removeRoute: z.strictObject({
+    host: dnsName,
+    pathPrefix: z.string().refine((p) => p === '' || p.startsWith('/'), 'A path prefix starts with "/".').optional(),
+  }),
   getSettings: z.undefined(),
   updateSettings: z
     .strictObject({

@@ -76,14 +76,14 @@ function routesTable(ctx: Ctx, routes: RouteView[]): HTMLElement {
           h('thead', {}, h('tr', {}, h('th', {}, 'Host'), h('th', { class: 'opt' }, 'Upstream'), h('th', { class: 'num' }, 'Requests'), h('th', { class: 'num' }, 'Errors'), h('th', { class: 'num opt' }, 'p99'), h('th', {}))),
           h('tbody', {}, routes.map((r) =>
             h('tr', { 'data-route': r.host },
-              h('td', {}, r.host + (r.pathPrefix ?? '')),
+              h('td', {}, r.host + (r.pathPrefix ?? ''), ...routeGuards(r)),
               h('td', { class: 'mono small opt' }, r.upstreams.join(', ')),
               h('td', { class: 'num' }, r.counters ? r.counters.requests.toLocaleString() : '–'),
               h('td', { class: 'num' }, r.counters ? r.counters.errors.toLocaleString() : '–'),
               h('td', { class: 'num opt' }, r.counters?.p99Ms !== undefined ? `${r.counters.p99Ms} ms` : '–'),
               h('td', { class: 'num' }, h('button', { class: 'link', onclick: async () => {
                 try {
-                  await ctx.client.removeRoute({ host: r.host });
+                  await ctx.client.removeRoute({ host: r.host, pathPrefix: r.pathPrefix ?? '' });
                   await ctx.refresh();
                 } catch (err) {
                   status.replaceChildren(errorBox(err));
@@ -94,6 +94,14 @@ function routesTable(ctx: Ctx, routes: RouteView[]): HTMLElement {
     h('form', { class: 'inline-form', onsubmit: add }, host, upstream, h('button', { type: 'submit' }, 'Add route')),
     status,
   );
+}
+
+/** What keeps visitors out, as badges: adding a route here never changes these. */
+function routeGuards(r: RouteView): HTMLElement[] {
+  return [
+    ...(r.signIn ? [h('span', { class: 'badge neutral guard', title: 'Visitors sign in with a user name and password' }, 'sign-in')] : []),
+    ...(r.allow ? [h('span', { class: 'badge neutral guard', title: `Only ${r.allow.join(', ')} may visit` }, 'allow-list')] : []),
+  ];
 }
 
 /** The certificate's life at a glance: how much has passed, and where the renewal falls. */

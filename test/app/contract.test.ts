@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { Runtime } from '../../main/api/runtime';
 import type { CertificateDetail, CertificateSummary, ExportFile, Overview, PreflightReport, RouteView, Settings } from '../../main/api/contract';
 import { API_METHODS } from '../../main/api/dispatch';
+import { addRoute } from '../../main/engine/proxy/route-config';
 import { requireTool } from '../helpers/tools';
 import { openTestRuntime, startAppWorld, worldDataDir, type AppWorld } from './fixture';
 
@@ -218,6 +219,25 @@ test('routes: add, list with their settings, remove', async () => {
   assert.deepEqual(removed, []);
   const e = await refused('removeRoute', { host: 'media.example.com' });
   assert.match(e.code, /route/);
+});
+
+test('routes: the dashboard changing an address keeps the sign-in and allow-list set up elsewhere; remove takes only the row', async () => {
+  // Set up as `homeport route add nas.example.com … --auth ann:secret --allow 192.168.0.0/16 --hsts` would.
+  await addRoute(dataDir, { host: 'nas.example.com', upstreams: ['http://192.168.1.5:5000'], auth: ['ann:secret'], allow: ['192.168.0.0/16'], hsts: true });
+  await addRoute(dataDir, { host: 'nas.example.com', pathPrefix: '/grafana', upstreams: ['http://192.168.1.5:3000'] });
+  const changed = await ok<RouteView[]>('addRoute', { host: 'nas.example.com', upstreams: ['http://192.168.1.7:5000'] });
+  const nas = changed.find((r) => !r.pathPrefix)!;
+  assert.deepEqual(nas.upstreams, ['http://192.168.1.7:5000']);
+  assert.equal(nas.signIn, true);
+  assert.deepEqual(nas.allow, ['192.168.0.0/16']);
+  const stored = JSON.parse(readFileSync(path.join(dataDir, 'config.json'), 'utf8')).routes.find((r: { pathPrefix?: string }) => !r.pathPrefix);
+  assert.equal(stored.hsts, true, 'options the dashboard does not show are kept too');
+  assert.equal(stored.basicAuth.users[0].name, 'ann');
+
+  const left = await ok<RouteView[]>('removeRoute', { host: 'nas.example.com', pathPrefix: '/grafana' });
+  assert.deepEqual(left.map((r) => `${r.host}${r.pathPrefix ?? ''}`), ['nas.example.com']);
+  const none = await ok<RouteView[]>('removeRoute', { host: 'nas.example.com', pathPrefix: '' });
+  assert.deepEqual(none, []);
 });
 
 test('remove: the certificate leaves the config, its files move aside', async () => {

@@ -23,8 +23,12 @@ function sameRoute(a: { host: string; pathPrefix?: string }, host: string, pathP
   return a.host === host && (a.pathPrefix ?? '') === (pathPrefix ?? '');
 }
 
-/** Validates, hashes passwords, and adds or replaces the route for the same host and path. */
-export async function addRoute(dataDir: string, req: RouteRequest): Promise<{ route: RouteConfig; replaced: boolean }> {
+/**
+ * Validates, hashes passwords, and adds or replaces the route for the same host and path.
+ * With `keepOptions`, a route that exists keeps everything but its upstreams: a form that
+ * only asks for an address must not drop the sign-in or allow-list set up elsewhere.
+ */
+export async function addRoute(dataDir: string, req: RouteRequest, opts: { keepOptions?: boolean } = {}): Promise<{ route: RouteConfig; replaced: boolean }> {
   let basicAuth: RouteInput['basicAuth'];
   if (req.auth?.length) {
     const users = [];
@@ -56,13 +60,13 @@ export async function addRoute(dataDir: string, req: RouteRequest): Promise<{ ro
       fix: 'Correct the value named above and run the command again.',
     });
   }
-  const route = parsed.data;
+  let route = parsed.data;
   let replaced = false;
   await updateConfig(dataDir, (config) => {
-    const routes = config.routes.filter((r) => !sameRoute(r, route.host, route.pathPrefix));
-    replaced = routes.length !== config.routes.length;
-    routes.push(route);
-    return { ...config, routes };
+    const existing = config.routes.find((r) => sameRoute(r, route.host, route.pathPrefix));
+    if (existing && opts.keepOptions) route = { ...existing, upstreams: route.upstreams };
+    replaced = existing !== undefined;
+    return { ...config, routes: [...config.routes.filter((r) => r !== existing), route] };
   });
   return { route, replaced };
 }
