@@ -13,26 +13,48 @@ export interface Clock {
   at(at: number, fn: () => void): Timer;
 }
 
-/** Node's setTimeout caps at 2^31-1 ms (~24.8 days); renewal timers can be months away. */
-const MAX_DELAY = 2 ** 31 - 1;
+/** What a wall clock is made of: the time of day and a timer (tests pass fakes). */
+export interface TimerSource {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
 
-export const systemClock: Clock = {
+/**
+ * Node's timers run on a monotonic clock that stands still while the machine sleeps (laptop
+ * lid shut, suspend) and ignores an NTP step (a Raspberry Pi without a real-time clock sets
+ * its time after boot): one long setTimeout can fire days after its moment, a renewal after
+ * the expiry. So a wait is made of short chunks, and the time of day is read again after
+ * each one; a wake-up is at most one chunk late. (setTimeout also caps at 2^31-1 ms.)
+ */
+export const WALL_CLOCK_CHUNK_MS = 5 * 60_000;
+
+const nodeTimers: TimerSource = {
   now: () => Date.now(),
-  at(at, fn) {
-    let handle: NodeJS.Timeout;
-    const arm = () => {
-      const delay = at - Date.now();
-      if (delay <= 0) {
-        handle = setTimeout(fn, 0);
-      } else {
-        handle = setTimeout(delay > MAX_DELAY ? arm : fn, Math.min(delay, MAX_DELAY));
-      }
-      handle.unref?.();
-    };
-    arm();
-    return { cancel: () => clearTimeout(handle) };
+  setTimeout: (fn, ms) => {
+    const handle = setTimeout(fn, ms);
+    handle.unref?.(); // a planned renewal does not keep a CLI process alive
+    return handle;
   },
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
+
+export function wallClock(source: TimerSource = nodeTimers, chunkMs = WALL_CLOCK_CHUNK_MS): Clock {
+  return {
+    now: () => source.now(),
+    at(at, fn) {
+      let handle: unknown;
+      const arm = () => {
+        const delay = at - source.now();
+        handle = source.setTimeout(delay > chunkMs ? arm : fn, Math.max(0, Math.min(delay, chunkMs)));
+      };
+      arm();
+      return { cancel: () => source.clearTimeout(handle) };
+    },
+  };
+}
+
+export const systemClock: Clock = wallClock();
 
 /**
  * A clock that only moves when told to. Timers fire, in time order, when `advance`

@@ -13,7 +13,7 @@ import { CertificateConfigSchema } from './config/schema';
 import { CertStore, type StoredCert, type StoredMeta } from './certs/store';
 import { Lifecycle, type CertificateStatus, type IssueReason, type ReadinessRecord } from './certs/lifecycle';
 import { ListenerLease } from './certs/listener-lease';
-import type { ChallengeType, Issuer, IssueRequest, KeyType, ReadinessGate } from './certs/types';
+import type { ChallengeType, Issuer, IssueRequest, KeyType, ReadinessGate, RenewalWindow } from './certs/types';
 import type { ExportFormat } from './certs/export';
 import type { ChallengeStore } from './acme/challenges';
 import type { AcmeIssuer } from './acme/issuer';
@@ -120,6 +120,36 @@ export type RenewOutcome =
 
 /** Automatic attempts for one certificate are at least this far apart, whatever a planner says. */
 const MIN_AUTOMATIC_GAP_MS = 60_000;
+/**
+ * How often the CA's renewal window is asked again when its answer had no Retry-After: a CA
+ * pulls windows earlier (a mass revocation), and only a client that asks again notices.
+ */
+const ARI_POLL_MS = 6 * 3_600_000;
+
+/** When the next automatic attempt for a certificate is, and why. */
+interface Due {
+  at: number;
+  reason: IssueReason;
+  why: string;
+  backoff: boolean;
+  /** Ask the CA's renewal window again then (RFC 9773 polling); only where the issuer offers ARI. */
+  checkAgainAt?: number;
+}
+
+/** The renewal planned for one certificate: its timer, and the timer that asks the CA's window again before it. */
+interface Plan {
+  at: number;
+  renewal: Timer;
+  recheck?: Timer;
+}
+
+/** An AcmeIssuer and the settings it was made from; one made from older settings is closed once nobody uses it. */
+interface CachedIssuer {
+  settings: string;
+  issuer: Promise<AcmeIssuer>;
+  users: number;
+  retired: boolean;
+}
 
 export class Engine {
   readonly events = new EngineEmitter();
@@ -127,8 +157,12 @@ export class Engine {
   private readonly clock: Clock;
   private readonly lifecycle: Lifecycle;
   private readonly activation = new Set<(cert: ActiveCertificate) => void>();
-  private readonly issuers = new Map<string, Promise<AcmeIssuer>>();
-  private readonly renewalTimers = new Map<string, { timer: Timer; at: number }>();
+  private readonly issuers = new Map<string, CachedIssuer>();
+  private readonly plans = new Map<string, Plan>();
+  /** Bumped by every (re)planning of a certificate: a plan worked out from older state is dropped. */
+  private readonly planGenerations = new Map<string, number>();
+  /** The last renewal window each CA gave, per certificate: a CA that does not answer a re-check has not taken it back. */
+  private readonly windows = new Map<string, { serial: string; window: RenewalWindow }>();
   private readonly lastAutomatic = new Map<string, number>();
   private listeners?: ListenerLease;
   private ownChallenges?: ChallengeStore;
@@ -259,17 +293,24 @@ export class Engine {
     return cert;
   }
 
-  /** Takes a certificate out of the config; its files move to <data>/removed/. */
+  /**
+   * Takes a certificate out of the config; its files move to <data>/removed/. Waits for this
+   * process's work on it; the config is left as it was if another process holds its lock.
+   */
   async removeCertificate(id: string): Promise<void> {
     this.certificate(id);
-    this.renewalTimers.get(id)?.timer.cancel();
-    await this.updateConfig((c) => ({ ...c, certificates: c.certificates.filter((x) => x.name !== id) }));
-    const lock = await this.store.lock(id);
     try {
-      await this.store.remove(id, this.clock.now());
-    } finally {
-      await lock.release().catch(() => undefined);
+      await this.lifecycle.remove(id, async () => {
+        await this.updateConfig((c) => ({ ...c, certificates: c.certificates.filter((x) => x.name !== id) }));
+        // After the edit: work that finished while removal waited may have planned a renewal.
+        this.dropPlan(id);
+      });
+    } catch (e) {
+      throw plainLockError(e, id);
     }
+    this.windows.delete(id);
+    this.lastAutomatic.delete(id);
+    this.releaseHold(id);
   }
 
   certificate(id: string): CertificateConfig {
@@ -362,9 +403,7 @@ export class Engine {
         await this.scheduleSoon(cert.name);
       }
       for (const id of before) {
-        if (this.config.certificates.some((c) => c.name === id)) continue;
-        this.renewalTimers.get(id)?.timer.cancel();
-        this.renewalTimers.delete(id);
+        if (!this.config.certificates.some((c) => c.name === id)) this.dropPlan(id);
       }
     }
     return this.config;
@@ -415,7 +454,7 @@ export class Engine {
 
   /** When the running engine (after start()) will next issue or renew `id` by itself, if planned. */
   nextAttempt(id: string): Date | undefined {
-    const planned = this.renewalTimers.get(id);
+    const planned = this.plans.get(id);
     return planned && new Date(planned.at);
   }
 
@@ -467,12 +506,12 @@ export class Engine {
     this.background.abort();
     this.issuancePreflight?.drift.stop();
     if (this.logLists) (await this.logLists.catch(() => undefined))?.stop();
-    for (const t of this.renewalTimers.values()) t.timer.cancel();
-    this.renewalTimers.clear();
+    for (const id of [...this.plans.keys()]) this.dropPlan(id);
     for (const hold of this.holds.values()) hold.release();
     this.holds.clear();
-    for (const issuer of this.issuers.values()) await issuer.then((i) => i.close(), () => undefined);
+    const issuers = [...this.issuers.values()];
     this.issuers.clear();
+    for (const entry of issuers) await this.closeIssuer(entry);
     await this.saving;
   }
 
@@ -640,10 +679,7 @@ export class Engine {
   }
 
   /** When the next automatic attempt for a certificate is, and why. */
-  private async due(
-    cert: CertificateConfig,
-    status: CertificateStatus,
-  ): Promise<{ at: number; reason: IssueReason; why: string; backoff: boolean }> {
+  private async due(cert: CertificateConfig, status: CertificateStatus): Promise<Due> {
     const now = this.clock.now();
     const retryAt = status.failure?.retryAt ? Date.parse(status.failure.retryAt) : undefined;
     const backoff = retryAt !== undefined && retryAt > now && (status.state === 'failed' || status.state === 'blocked');
@@ -654,16 +690,34 @@ export class Engine {
     const current = await this.store.read(cert.name, 'current');
     if (!current) return { at: later(now), reason: 'first', why: 'no certificate yet', backoff };
     const { planRenewal } = require('./acme/renewal') as typeof import('./acme/renewal');
-    let window;
-    if (!this.opts.issuer) {
-      try {
-        window = await (await this.acmeIssuer(cert)).renewalWindow(current.certPem, current.meta.ca);
-      } catch {
-        window = undefined; // no ARI (or the CA is unreachable): the lifetime rule decides
-      }
-    }
+    const ari = this.ariFor(cert);
+    const window = ari ? await this.renewalWindow(cert.name, current, ari) : undefined;
     const plan = planRenewal({ certPem: current.certPem, clock: this.clock, window, random: this.opts.random ?? seeded(current.meta.serial) });
-    return { at: later(plan.renewAt), reason: 'due', why: plan.reason, backoff: backoff && retryAt! > plan.renewAt };
+    return {
+      at: later(plan.renewAt),
+      reason: 'due',
+      why: plan.reason,
+      backoff: backoff && retryAt! > plan.renewAt,
+      checkAgainAt: ari ? Math.max(plan.checkAgainAt ?? now + ARI_POLL_MS, now + MIN_AUTOMATIC_GAP_MS) : undefined,
+    };
+  }
+
+  /** How to ask the CA for a certificate's renewal window (RFC 9773), if its issuer can. */
+  private ariFor(cert: CertificateConfig): Issuer['renewalWindow'] {
+    const issuer = this.opts.issuer;
+    if (issuer) return issuer.renewalWindow?.bind(issuer);
+    return (certPem, ca) => this.withAcmeIssuer(cert, undefined, (acme) => acme.renewalWindow(certPem, ca));
+  }
+
+  /** The CA's window for the served certificate; without an answer, the last one it gave for it (else the lifetime rule decides). */
+  private async renewalWindow(id: string, current: StoredCert, ari: NonNullable<Issuer['renewalWindow']>): Promise<RenewalWindow | undefined> {
+    const window = await ari(current.certPem, current.meta.ca).catch(() => undefined);
+    if (window) {
+      this.windows.set(id, { serial: current.meta.serial, window });
+      return window;
+    }
+    const known = this.windows.get(id);
+    return known?.serial === current.meta.serial ? { ...known.window, retryAfter: undefined } : undefined;
   }
 
   /** schedule() whose failure is reported as an event instead of thrown (timer and activation callbacks). */
@@ -674,27 +728,64 @@ export class Engine {
     });
   }
 
-  /** Arms the renewal timer of one certificate; each firing runs once, then re-plans from the new state. */
+  /**
+   * (Re)plans the renewal of one certificate. Called from many places at once (activation,
+   * the end of an issue(), start(), a timer); the awaits in between read files and ask the
+   * CA, so only the latest call arms: an older one would leave a timer nobody can cancel.
+   */
   private async schedule(id: string): Promise<void> {
-    this.renewalTimers.get(id)?.timer.cancel();
-    this.renewalTimers.delete(id);
+    const generation = this.dropPlan(id);
     if (!this.started) return;
     const cert = this.config.certificates.find((c) => c.name === id);
     if (!cert) return;
     const status = await this.lifecycle.status(id);
     if (status.resting && !status.pending) return; // the lifecycle's readiness timer takes it from here
     const due = await this.due(cert, status);
+    if (this.planGenerations.get(id) !== generation || !this.started) return;
+    this.arm(id, due);
+  }
+
+  private arm(id: string, due: Due): void {
+    this.cancelPlan(id);
     if (!Number.isFinite(due.at)) return;
     const at = Math.max(due.at, (this.lastAutomatic.get(id) ?? -Infinity) + MIN_AUTOMATIC_GAP_MS);
-    const timer = this.clock.at(at, () => {
-      this.renewalTimers.delete(id);
-      this.lastAutomatic.set(id, this.clock.now());
-      void this.lifecycle
-        .issue(cert, { reason: due.reason })
-        .catch(() => undefined) // recorded by the lifecycle and reported as cert:failed
-        .then(() => this.scheduleSoon(id));
-    });
-    this.renewalTimers.set(id, { timer, at });
+    const plan: Plan = { at, renewal: this.clock.at(at, () => void this.renewIfDue(id)) };
+    // A re-check plans again from the CA's answer: earlier if the CA pulled its window in.
+    if (due.checkAgainAt !== undefined && due.checkAgainAt < at) plan.recheck = this.clock.at(due.checkAgainAt, () => void this.scheduleSoon(id));
+    this.plans.set(id, plan);
+  }
+
+  /** A renewal timer fired: issue if the certificate is still due then (another attempt may have just renewed it), then plan again. */
+  private async renewIfDue(id: string): Promise<void> {
+    this.dropPlan(id);
+    await this.lifecycle
+      .issueIfDue(id, async () => {
+        const cert = this.config.certificates.find((c) => c.name === id);
+        if (!cert || !this.started) return undefined;
+        const status = await this.lifecycle.status(id);
+        if (status.resting && !status.pending) return undefined;
+        const due = await this.due(cert, status);
+        if (due.at > this.clock.now()) return undefined;
+        this.lastAutomatic.set(id, this.clock.now());
+        return { cert, reason: due.reason };
+      })
+      .catch(() => undefined); // recorded by the lifecycle and reported as cert:failed
+    await this.scheduleSoon(id);
+  }
+
+  /** Cancels the certificate's plan and any planning under way; returns the new generation. */
+  private dropPlan(id: string): number {
+    this.cancelPlan(id);
+    const generation = (this.planGenerations.get(id) ?? 0) + 1;
+    this.planGenerations.set(id, generation);
+    return generation;
+  }
+
+  private cancelPlan(id: string): void {
+    const plan = this.plans.get(id);
+    plan?.renewal.cancel();
+    plan?.recheck?.cancel();
+    this.plans.delete(id);
   }
 
   private retryAt(error: unknown, failures: number): number | undefined {
@@ -706,13 +797,13 @@ export class Engine {
   /** The issuer for a certificate, with challenge listeners around each issuance when no proxy answers. */
   private async issuerFor(cert: CertificateConfig): Promise<Issuer> {
     if (this.opts.issuer) return this.opts.issuer;
-    if (this.opts.challenges) return this.acmeIssuer(cert);
+    if (this.opts.challenges) return { issue: (req) => this.withAcmeIssuer(cert, undefined, (acme) => acme.issue(req)) };
     return {
       issue: async (req: IssueRequest) => {
         const held = await this.lease().acquire(req.challenge);
         try {
           // Only challenges whose port could be bound are offered to the CA.
-          return await (await this.acmeIssuer(cert, held.canServe)).issue(req);
+          return await this.withAcmeIssuer(cert, held.canServe, (acme) => acme.issue(req));
         } finally {
           await held.release();
         }
@@ -732,43 +823,75 @@ export class Engine {
     return (this.listeners ??= new ListenerLease(this.challengeStore(), () => this.config.listeners));
   }
 
-  /** One AcmeIssuer per DNS provider and set of usable challenges, kept for the engine's life (connections, accounts). */
-  private acmeIssuer(cert: CertificateConfig, canServe?: ChallengeType[]): Promise<AcmeIssuer> {
-    const key = `${cert.dnsProvider ?? ''}|${canServe?.join(',') ?? '*'}`;
-    let issuer = this.issuers.get(key);
-    if (!issuer) {
-      issuer = (async () => {
-        const { AcmeIssuer } = require('./acme/issuer') as typeof import('./acme/issuer');
-        const config = this.config;
-        let dnsProvider;
-        let resolver = config.resolver;
-        if (cert.dnsProvider) {
-          const { createDnsProvider } = require('./acme/dns') as typeof import('./acme/dns');
-          const settings = config.dnsProviders[cert.dnsProvider];
-          dnsProvider = createDnsProvider(settings, { name: cert.dnsProvider, clock: this.clock });
-          // Without a resolver of the user's, dns-01 waits until the zone's own primary serves the record.
-          resolver ??= await rfc2136Server(settings);
-        }
-        const { RateLimitLedger } = require('./preflight/rate-limits') as typeof import('./preflight/rate-limits');
-        const acme = new AcmeIssuer({
-          dataDir: this.dataDir,
-          // The same ledger file pre-flight reads: orders, certificates, failed validations, rate limits.
-          ledger: await RateLimitLedger.open(path.join(this.dataDir, 'rate-limits.json'), this.clock),
-          cas: config.cas,
-          email: config.email,
-          acceptTos: config.acceptTos,
-          challenges: this.challengeStore(),
-          dnsProvider,
-          resolver,
-          canServe,
-        });
-        this.resolvedIssuers.add(acme);
-        return acme;
-      })();
-      issuer.catch(() => this.issuers.delete(key));
-      this.issuers.set(key, issuer);
+  /** Runs fn with the AcmeIssuer for the settings in effect now, so a change in the app (terms, CA, e-mail) applies to the next order. */
+  private async withAcmeIssuer<T>(cert: CertificateConfig, canServe: ChallengeType[] | undefined, fn: (acme: AcmeIssuer) => Promise<T>): Promise<T> {
+    const entry = this.acmeIssuer(cert, canServe);
+    entry.users++;
+    try {
+      return await fn(await entry.issuer);
+    } finally {
+      entry.users--;
+      if (entry.retired && entry.users === 0) await this.closeIssuer(entry);
     }
-    return issuer;
+  }
+
+  /**
+   * One AcmeIssuer per DNS provider and set of usable challenges, kept while the settings it
+   * was made from stay the same (connections, accounts). One made from older settings is
+   * closed once its last issuance is done: closing drops the connections under it.
+   */
+  private acmeIssuer(cert: CertificateConfig, canServe?: ChallengeType[]): CachedIssuer {
+    const key = `${cert.dnsProvider ?? ''}|${canServe?.join(',') ?? '*'}`;
+    const settings = issuerSettings(this.config, cert);
+    const cached = this.issuers.get(key);
+    if (cached?.settings === settings) return cached;
+    if (cached) {
+      this.issuers.delete(key);
+      cached.retired = true;
+      if (cached.users === 0) void this.closeIssuer(cached);
+    }
+    const entry: CachedIssuer = { settings, issuer: this.createAcmeIssuer(cert, canServe), users: 0, retired: false };
+    entry.issuer.catch(() => {
+      if (this.issuers.get(key) === entry) this.issuers.delete(key);
+    });
+    this.issuers.set(key, entry);
+    return entry;
+  }
+
+  private async createAcmeIssuer(cert: CertificateConfig, canServe?: ChallengeType[]): Promise<AcmeIssuer> {
+    const { AcmeIssuer } = require('./acme/issuer') as typeof import('./acme/issuer');
+    const config = this.config;
+    let dnsProvider;
+    let resolver = config.resolver;
+    if (cert.dnsProvider) {
+      const { createDnsProvider } = require('./acme/dns') as typeof import('./acme/dns');
+      const settings = config.dnsProviders[cert.dnsProvider];
+      dnsProvider = createDnsProvider(settings, { name: cert.dnsProvider, clock: this.clock });
+      // Without a resolver of the user's, dns-01 waits until the zone's own primary serves the record.
+      resolver ??= await rfc2136Server(settings);
+    }
+    const { RateLimitLedger } = require('./preflight/rate-limits') as typeof import('./preflight/rate-limits');
+    const acme = new AcmeIssuer({
+      dataDir: this.dataDir,
+      // The same ledger file pre-flight reads: orders, certificates, failed validations, rate limits.
+      ledger: await RateLimitLedger.open(path.join(this.dataDir, 'rate-limits.json'), this.clock),
+      cas: config.cas,
+      email: config.email,
+      acceptTos: config.acceptTos,
+      challenges: this.challengeStore(),
+      dnsProvider,
+      resolver,
+      canServe,
+    });
+    this.resolvedIssuers.add(acme);
+    return acme;
+  }
+
+  private async closeIssuer(entry: CachedIssuer): Promise<void> {
+    const acme = await entry.issuer.catch(() => undefined);
+    if (!acme) return;
+    acme.close();
+    this.resolvedIssuers.delete(acme);
   }
 }
 
@@ -813,6 +936,23 @@ function sameNames(a: string[], b: string[]): boolean {
 function seeded(serial: string): () => number {
   const h = createHash('sha256').update(serial).digest();
   return () => h.readUInt32BE(0) / 2 ** 32;
+}
+
+/** What an AcmeIssuer is made from (hashed: DNS provider settings hold secrets); a change needs a new one. */
+function issuerSettings(config: Config, cert: CertificateConfig): string {
+  const provider = cert.dnsProvider ? config.dnsProviders[cert.dnsProvider] : null;
+  return createHash('sha256')
+    .update(JSON.stringify([config.cas, config.email ?? null, config.acceptTos, config.resolver ?? null, provider ?? null]))
+    .digest('hex');
+}
+
+/** The lock's "another process" message is wrong when the holder is this very process (another engine in it). */
+function plainLockError(e: unknown, id: string): unknown {
+  if (!isHomeportError(e) || e.code !== 'certs.locked' || (e.details as { pid?: number } | undefined)?.pid !== process.pid) return e;
+  return new HomeportError('certs.locked', `Certificate "${id}" is being worked on elsewhere in this Homeport process right now; it was not removed.`, {
+    fix: 'Try again when that issuance or renewal has finished.',
+    details: e.details,
+  });
 }
 
 function toHomeportError(e: unknown): HomeportError {

@@ -14,6 +14,8 @@ export interface FakeCa {
   caRootFile: string;
   /** Decoded JWS payloads of every newOrder request. */
   orders: Record<string, unknown>[];
+  /** Decoded JWS payloads of every account created (newAccount without onlyReturnExisting). */
+  accounts: Record<string, unknown>[];
   /** Requested renewalInfo certIDs. */
   renewalInfoRequests: string[];
   close(): Promise<void>;
@@ -43,6 +45,8 @@ export function makeTlsCa(dir: string): { caFile: string; certFile: string; keyF
 export async function startFakeCa(dir: string, opts: FakeCaOptions = {}): Promise<FakeCa> {
   const tls = makeTlsCa(dir);
   const orders: Record<string, unknown>[] = [];
+  const accounts: Record<string, unknown>[] = [];
+  const accountKeys = new Set<string>();
   const renewalInfoRequests: string[] = [];
   let nonce = 0;
   let base = '';
@@ -69,10 +73,23 @@ export async function startFakeCa(dir: string, opts: FakeCaOptions = {}): Promis
         res.writeHead(200, headers);
         return res.end();
       }
-      if (url === '/account') return json(201, { status: 'valid' }, { location: `${base}/account/1` });
+      const decode = (part: string) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>;
+      const jws = () => JSON.parse(Buffer.concat(chunks).toString('utf8')) as { protected: string; payload: string };
+      const payload = () => decode(jws().payload);
+      if (url === '/account') {
+        const body = payload();
+        const key = JSON.stringify(decode(jws().protected).jwk);
+        if (body.onlyReturnExisting && !accountKeys.has(key)) {
+          return json(400, { type: 'urn:ietf:params:acme:error:accountDoesNotExist', detail: 'no account for this key' });
+        }
+        if (!body.onlyReturnExisting) {
+          accounts.push(body);
+          accountKeys.add(key);
+        }
+        return json(201, { status: 'valid' }, { location: `${base}/account/1` });
+      }
       if (url === '/order') {
-        const jws = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { payload: string };
-        orders.push(JSON.parse(Buffer.from(jws.payload, 'base64url').toString('utf8')));
+        orders.push(payload());
         const p = opts.orderProblem ?? { status: 500, problem: { type: 'urn:ietf:params:acme:error:serverInternal', detail: 'not implemented' } };
         return json(p.status, p.problem, p.headers);
       }
@@ -92,6 +109,7 @@ export async function startFakeCa(dir: string, opts: FakeCaOptions = {}): Promis
     directoryUrl: `${base}/dir`,
     caRootFile: tls.caFile,
     orders,
+    accounts,
     renewalInfoRequests,
     close: () =>
       new Promise<void>((resolve) => {

@@ -2,10 +2,11 @@ import { test } from 'node:test';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as assert from 'node:assert/strict';
-import { ManualClock } from '../../main/engine/clock';
+import { ManualClock, type Timer } from '../../main/engine/clock';
 import { Engine, certIdFor, type ActiveCertificate } from '../../main/engine/engine';
 import { HomeportError } from '../../main/engine/errors';
 import type { EngineEventName, EngineEvents } from '../../main/engine/events';
+import type { IssueRequest, RenewalWindow } from '../../main/engine/certs/types';
 import { tmpDir } from '../helpers/tmp';
 import { LocalCa } from './local-ca';
 
@@ -164,5 +165,260 @@ test('removing a certificate takes it out of config and moves its files out of c
   assert.equal(removed.length, 1);
   assert.ok(removed[0]!.startsWith('gone.example-'));
   assert.ok(await fs.stat(path.join(engine.dataDir, 'removed', removed[0]!, 'current', 'key.pem')));
+  await engine.close();
+});
+
+/** A ManualClock that knows which of its timers are still armed. */
+class CountingClock extends ManualClock {
+  readonly armed = new Set<object>();
+  override at(at: number, fn: () => void): Timer {
+    const token = {};
+    this.armed.add(token);
+    const timer = super.at(at, () => {
+      this.armed.delete(token);
+      fn();
+    });
+    return {
+      cancel: () => {
+        this.armed.delete(token);
+        timer.cancel();
+      },
+    };
+  }
+}
+
+/**
+ * Lets the engine's background work after a timer finish: waits until `state` (what the test
+ * watches) has stayed the same for 300 ms of real time (issuing makes an RSA key).
+ */
+async function settled(state: () => unknown = () => undefined): Promise<void> {
+  let last = JSON.stringify(state());
+  for (let quiet = 0; quiet < 6; ) {
+    await new Promise((r) => setTimeout(r, 50));
+    const now = JSON.stringify(state());
+    quiet = now === last ? quiet + 1 : 0;
+    last = now;
+  }
+}
+
+async function countingSetup(ca: (clock: ManualClock) => LocalCa = (clock) => new LocalCa({ notBefore: () => clock.now() - 3_600_000, lifetimeMs: 90 * DAY })) {
+  const clock = new CountingClock(Date.UTC(2026, 5, 1, 12, 0, 0));
+  const issuer = ca(clock);
+  const engine = await Engine.open({ dataDir: tmpDir(), clock, issuer, random: () => 0.5 });
+  // No log-list download timer: every armed timer is the certificate's.
+  await engine.updateConfig((c) => ({ ...c, ct: { ...c.ct, refreshLogList: false } }));
+  return { clock, ca: issuer, engine };
+}
+
+test('one renewal timer per certificate, however many callers plan at once: one renewal per cycle, nothing armed after close()', async () => {
+  const { clock, ca, engine } = await countingSetup();
+  const { name } = await engine.addCertificate({ names: ['once.example'] });
+  let activations = 0;
+  engine.onActivated(() => activations++);
+  const watched = () => [ca.issued, activations, clock.armed.size, engine.nextAttempt(name)];
+  await engine.start();
+  clock.advance(0);
+  await settled(watched);
+  assert.equal(ca.issued, 1);
+  for (const cycle of [1, 2]) {
+    assert.equal(clock.armed.size, 1, `cycle ${cycle}: a single timer armed`);
+    clock.set(engine.nextAttempt(name)!.getTime());
+    await settled(watched);
+    assert.equal(ca.issued, 1 + cycle, `cycle ${cycle}: one renewal`);
+    assert.equal(activations, 1 + cycle);
+  }
+  assert.equal(clock.armed.size, 1);
+  await engine.close();
+  assert.equal(clock.armed.size, 0, 'close() leaves nothing armed');
+});
+
+test('the CA\'s renewal window is asked again (every 6 h, or at its Retry-After): pulled earlier, the renewal comes at the new time', async () => {
+  const HOUR = 3_600_000;
+  const asked: number[] = [];
+  let window: RenewalWindow | Error = new Error('not yet');
+  let clockRef!: ManualClock;
+  const { clock, ca, engine } = await countingSetup((c) => {
+    clockRef = c;
+    return Object.assign(new LocalCa({ notBefore: () => c.now() - HOUR, lifetimeMs: 90 * DAY }), {
+      renewalWindow: async () => {
+        asked.push(clockRef.now());
+        if (window instanceof Error) throw window;
+        return window;
+      },
+    });
+  });
+  const t0 = clock.now();
+  window = { start: t0 + 50 * DAY, end: t0 + 52 * DAY };
+  const { name } = await engine.addCertificate({ names: ['ari.example'] });
+  const watched = () => [ca.issued, asked.length, engine.nextAttempt(name)];
+  await engine.start();
+  clock.advance(0);
+  await settled(watched);
+  assert.equal(engine.nextAttempt(name)?.getTime(), t0 + 51 * DAY, 'inside the first window');
+  const polls = asked.length;
+
+  clock.advance(6 * HOUR - 1000);
+  await settled(watched);
+  assert.equal(asked.length, polls, 'not asked again before 6 h');
+  // A mass revocation: the CA pulls the window in, and says when to ask next.
+  window = { start: clock.now() + 2 * DAY, end: clock.now() + 2 * DAY + 2 * HOUR, retryAfter: clock.now() + 12 * HOUR };
+  const pulledIn = window.start + HOUR;
+  clock.advance(1000);
+  await settled(watched);
+  assert.equal(asked.length, polls + 1, 'asked again after 6 h');
+  assert.equal(engine.nextAttempt(name)?.getTime(), pulledIn, 'the renewal moved to the new window');
+
+  const retryAfter = window.retryAfter!;
+  window = new Error('CA unreachable');
+  clock.set(retryAfter - 1000);
+  await settled(watched);
+  assert.equal(asked.length, polls + 1, 'not asked before Retry-After');
+  clock.set(retryAfter);
+  await settled(watched);
+  assert.equal(asked.length, polls + 2, 'asked at Retry-After');
+  assert.equal(engine.nextAttempt(name)?.getTime(), pulledIn, 'a CA that does not answer has not taken its window back');
+
+  clock.set(pulledIn - 1000);
+  await settled(watched);
+  assert.equal(ca.issued, 1);
+  clock.set(pulledIn);
+  await settled(watched);
+  assert.equal(ca.issued, 2, 'renewed at the new time');
+  await engine.close();
+  assert.equal(clock.armed.size, 0);
+});
+
+test('removing a certificate while this process issues it waits for the issuance, then edits the config and moves the files', async () => {
+  const { ca, engine } = await setup();
+  const { name } = await engine.addCertificate({ names: ['busy.example'] });
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let askedCa!: () => void;
+  const asked = new Promise<void>((r) => (askedCa = r));
+  const issue = ca.issue.bind(ca);
+  ca.issue = async (req: IssueRequest) => {
+    askedCa();
+    await held;
+    return issue(req);
+  };
+  const issuing = engine.issue(name);
+  await asked;
+  const removing = engine.removeCertificate(name);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(engine.config.certificates.map((c) => c.name), [name], 'the config is left alone while the issuance runs');
+  release();
+  await Promise.allSettled([issuing]);
+  await removing;
+  assert.deepEqual(engine.config.certificates, []);
+  await assert.rejects(fs.stat(path.join(engine.dataDir, 'certs', name)), { code: 'ENOENT' });
+  const [removed] = await fs.readdir(path.join(engine.dataDir, 'removed'));
+  assert.ok(await fs.stat(path.join(engine.dataDir, 'removed', removed!, 'current', 'cert.pem')), 'the issued certificate went with it');
+  await engine.close();
+});
+
+test('a removed certificate\'s timers are cancelled: its resting successor is never judged again, nothing is planned', async () => {
+  // notBefore now: a first certificate held ("hold") rests 5 s for its ready moment.
+  const { clock, engine } = await countingSetup((c) => new LocalCa({ notBefore: () => c.now(), lifetimeMs: 90 * DAY }));
+  const { name } = await engine.addCertificate({ names: ['rest.example'], serving: 'hold' });
+  const resting = new Promise<void>((resolve) => engine.events.on('cert:state', (e) => e.state === 'resting' && resolve()));
+  await engine.start();
+  clock.advance(0);
+  await resting;
+  await settled(() => clock.armed.size);
+  assert.equal((await engine.status(name)).state, 'resting');
+  assert.equal(clock.armed.size, 1, 'the readiness timer');
+  await engine.removeCertificate(name);
+  assert.equal(clock.armed.size, 0);
+  const activated: string[] = [];
+  engine.events.on('cert:activated', (e) => activated.push(e.name));
+  clock.advance(60_000);
+  await settled(() => activated.length);
+  assert.deepEqual(activated, []);
+  assert.equal(engine.nextAttempt(name), undefined);
+  await assert.rejects(fs.stat(path.join(engine.dataDir, 'certs', name)), { code: 'ENOENT' });
+  await engine.close();
+});
+
+test('removal refused while the lock is held elsewhere in this very process: said plainly, the config untouched', async () => {
+  const { engine } = await setup();
+  const { name } = await engine.addCertificate({ names: ['held.example'] });
+  const lock = await engine.store.lock(name);
+  await assert.rejects(engine.removeCertificate(name), (e: HomeportError) => {
+    assert.equal(e.code, 'certs.locked');
+    assert.match(e.message, /in this Homeport process/);
+    assert.doesNotMatch(e.message, /Another Homeport process/);
+    return true;
+  });
+  assert.deepEqual(engine.config.certificates.map((c) => c.name), [name]);
+  await lock.release();
+  await engine.removeCertificate(name);
+  assert.deepEqual(engine.config.certificates, []);
+  await engine.close();
+});
+
+test('a renewal timer that fires while another renewal of the certificate runs asks again whether it is due, and issues nothing more', async () => {
+  const { clock, ca, engine } = await countingSetup();
+  const { name } = await engine.addCertificate({ names: ['twice.example'] });
+  const watched = () => [ca.issued, clock.armed.size, engine.nextAttempt(name)];
+  await engine.start();
+  clock.advance(0);
+  await settled(watched);
+  const at = engine.nextAttempt(name)!.getTime();
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const issue = ca.issue.bind(ca);
+  ca.issue = async (req: IssueRequest) => {
+    await held;
+    return issue(req);
+  };
+  const forced = engine.issue(name);
+  await new Promise((r) => setTimeout(r, 50));
+  clock.set(at);
+  release();
+  await forced;
+  await settled(watched);
+  assert.equal(ca.issued, 2, 'the forced renewal only');
+  assert.ok(engine.nextAttempt(name)!.getTime() > at, 'planned for the new certificate');
+  await engine.close();
+});
+
+test('a planning that finishes late, from older state, does not replace a newer plan', async () => {
+  const HOUR = 3_600_000;
+  let window: RenewalWindow = { start: 0, end: 0 };
+  let stall: Promise<void> | undefined;
+  const { clock, ca, engine } = await countingSetup((c) =>
+    Object.assign(new LocalCa({ notBefore: () => c.now() - HOUR, lifetimeMs: 90 * DAY }), {
+      renewalWindow: async () => {
+        const answer = window;
+        const wait = stall;
+        stall = undefined;
+        await wait;
+        return answer;
+      },
+    }),
+  );
+  const t0 = clock.now();
+  window = { start: t0 + 10 * DAY, end: t0 + 12 * DAY };
+  const { name } = await engine.addCertificate({ names: ['late.example'] });
+  const watched = () => [ca.issued, clock.armed.size, engine.nextAttempt(name)];
+  await engine.start();
+  clock.advance(0);
+  await settled(watched);
+  assert.equal(engine.nextAttempt(name)?.getTime(), t0 + 11 * DAY);
+  // The 6-hour re-check asks the CA, which is slow to answer (with the window of the old certificate).
+  let release!: () => void;
+  stall = new Promise<void>((r) => (release = r));
+  clock.advance(6 * HOUR);
+  await new Promise((r) => setTimeout(r, 50));
+  // Meanwhile a renewal by hand, and a plan for the new certificate.
+  window = { start: clock.now() + 40 * DAY, end: clock.now() + 42 * DAY };
+  const fresh = window.start + DAY;
+  await engine.issue(name);
+  await settled(watched);
+  assert.equal(engine.nextAttempt(name)?.getTime(), fresh);
+  release();
+  await settled(watched);
+  assert.equal(engine.nextAttempt(name)?.getTime(), fresh, 'the late answer about the old certificate is dropped');
+  assert.equal(clock.armed.size, 2, 'the renewal and its re-check');
   await engine.close();
 });

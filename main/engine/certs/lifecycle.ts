@@ -129,6 +129,39 @@ export class Lifecycle {
   }
 
   /**
+   * issue() for a timer: `due` is asked in turn with this process's other work on the
+   * certificate, so a renewal that an attempt just before it made unnecessary is not made
+   * again. Undefined from `due` means nothing to do.
+   */
+  issueIfDue(id: string, due: () => Promise<{ cert: CertificateConfig; reason: IssueReason } | undefined>): Promise<CertificateStatus> {
+    return this.serialize(id, async () => {
+      const d = await due();
+      return d ? this.doIssue(d.cert, { reason: d.reason }) : this.status(id);
+    });
+  }
+
+  /**
+   * Takes a certificate out for good: after this process's work on it, under its lock (so no
+   * issuance can still promote), `unlist` runs (the config edit) and the files move to
+   * removed/. Its readiness timer is cancelled. Fails as the lock does if another process holds it.
+   */
+  remove(id: string, unlist: () => Promise<void>): Promise<void> {
+    return this.serialize(id, async () => {
+      const { store, clock } = this.deps;
+      const lock = await store.lock(id);
+      try {
+        this.timers.get(id)?.cancel();
+        this.timers.delete(id);
+        await unlist();
+        await store.remove(id, clock.now());
+      } finally {
+        // Moved with the directory: nothing is left to release then.
+        await lock.release().catch(() => undefined);
+      }
+    });
+  }
+
+  /**
    * After a start or restart: finish an interrupted promotion, mark an interrupted issuance
    * as pending, re-judge a resting successor and arm the timers. Skips a certificate whose
    * lock a live process holds (that process is working on it).

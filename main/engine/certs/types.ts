@@ -32,6 +32,8 @@ export interface IssuedCertificate {
 
 export interface Issuer {
   issue(req: IssueRequest): Promise<IssuedCertificate>;
+  /** The CA's renewal window for a certificate it issued (`ca` as IssuedCertificate.ca), where the CA offers one. */
+  renewalWindow?(certPem: string, ca: string): Promise<RenewalWindow | undefined>;
 }
 
 /** When the CA would like this certificate renewed (RFC 9773), if it says. */
