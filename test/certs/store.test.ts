@@ -150,6 +150,53 @@ test('two takers of one stale lock: exactly one wins', async () => {
   assert.equal((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason.code, 'certs.locked');
 });
 
+/** A lock left by a process that no longer exists. */
+async function staleLock(lockFile: string): Promise<void> {
+  const dead = spawn(process.execPath, ['-e', '']);
+  await new Promise((r) => dead.once('exit', r));
+  await fs.writeFile(lockFile, JSON.stringify({ pid: dead.pid, nonce: 'old', since: '' }));
+}
+
+test('a takeover guard without an owner yet is left to its creator for the grace, then taken over', async () => {
+  const dir = tmpDir();
+  const lockFile = path.join(dir, 'lock');
+  const guardFile = `${lockFile}.takeover`;
+  await staleLock(lockFile);
+  // Its creator is between creating the guard and writing its pid.
+  await fs.writeFile(guardFile, '');
+  let acquired = false;
+  const acquiring = acquireLock(lockFile, { what: 'x' }).then((lock) => ((acquired = true), lock));
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(acquired, false, 'the stale lock is not taken over under a fresh guard');
+  assert.equal(await fs.readFile(guardFile, 'utf8'), '', 'the fresh guard is still there');
+  // The same guard, never written for longer than the grace: its creator died.
+  const old = new Date(Date.now() - 60_000);
+  await fs.utimes(guardFile, old, old);
+  const lock = await acquiring;
+  assert.equal(JSON.parse(await fs.readFile(lockFile, 'utf8')).pid, process.pid);
+  await lock.release();
+});
+
+test('a takeover leaves a guard that replaced its own (another nonce) in place', async (t) => {
+  const dir = tmpDir();
+  const lockFile = path.join(dir, 'lock');
+  const guardFile = `${lockFile}.takeover`;
+  await staleLock(lockFile);
+  const other = JSON.stringify({ pid: process.pid, nonce: 'another-taker', since: '' });
+  // While this process removes the stale lock, its guard has been replaced by another taker's.
+  const rm = fs.rm.bind(fs);
+  t.mock.method(fs, 'rm', async (file: string, opts?: Parameters<typeof fs.rm>[1]) => {
+    if (file === lockFile && (await fs.readFile(guardFile, 'utf8')) !== other) {
+      await rm(guardFile);
+      await fs.writeFile(guardFile, other);
+    }
+    return rm(file, opts);
+  });
+  const lock = await acquireLock(lockFile, { what: 'x' });
+  assert.equal(await fs.readFile(guardFile, 'utf8'), other, "the other taker's guard is not removed");
+  await lock.release();
+});
+
 test('a lock whose pid now belongs to another process (reused after a crash or reboot) is stale', { skip: process.platform !== 'linux' && 'start times and boot ids are read from /proc' }, async () => {
   const dir = tmpDir();
   const lockFile = path.join(dir, 'lock');

@@ -153,6 +153,7 @@ export class AcmeIssuer implements Issuer {
   async issue(req: IssueRequest): Promise<IssuedCertificate> {
     const names = normalizeNames(req.names);
     this.checkChallengeChoice(names, req.challenge);
+    this.checkSomeChallengeUsable(names, req.challenge);
     const keyType: KeyType = req.keyType ?? 'ec256';
     // Key generation (slow for RSA 4096) overlaps with the network round trips.
     const key = generateKey(keyType);
@@ -217,6 +218,25 @@ export class AcmeIssuer implements Issuer {
         fix: 'Configure a DNS provider (RFC 2136 or Cloudflare) for this domain.',
       });
     }
+  }
+
+  /**
+   * Unforced, a name no challenge can prove here (neither port could be bound, no DNS
+   * provider) is refused before an order counts against the CA's limits, with the reasons.
+   */
+  private checkSomeChallengeUsable(names: string[], forced: ChallengeType | undefined): void {
+    const name = names.find((n) => !isWildcard(n));
+    if (forced || name === undefined || this.allowedChallenges(name, undefined).length > 0) return;
+    const why = [...this.challenges.listenerErrors.values()];
+    throw new HomeportError(
+      'acme.no-usable-challenge',
+      [`Homeport can answer no challenge for ${name} here.`, ...why.map((e) => e.message), 'dns-01 needs a DNS provider, and none is configured.'].join(' '),
+      {
+        fix: [...why.map((e) => e.fix), `${why.length ? 'Or c' : 'C'}onfigure a DNS provider for dns-01.`].filter(Boolean).join(' '),
+        cause: why[0],
+        details: { listeners: why.map((e) => e.toJSON()) },
+      },
+    );
   }
 
   private allowedChallenges(name: string, forced: ChallengeType | undefined, failed: ReadonlySet<ChallengeType> = new Set()): ChallengeType[] {
@@ -347,8 +367,10 @@ export class AcmeIssuer implements Issuer {
     const answer = await client.answer(challenge);
     const host = authz.identifier.value;
     req.onProgress?.(`Proving control of ${name} with ${type}`);
-    await solver.present(host, challenge.token, answer, req.signal);
     try {
+      // A present() that fails after changing something (a TXT record written, then the
+      // propagation wait timed out or was aborted) is cleaned up too; its error is the one shown.
+      await solver.present(host, challenge.token, answer, req.signal);
       await client.validate(authz, challenge, { challengeType: type, caaIdentities: ca.caaIdentities, signal: req.signal });
     } catch (e) {
       const account = client.accountUrl;

@@ -22,6 +22,7 @@ export interface Solver {
    * key authorization for http-01 and tls-alpn-01, the TXT value for dns-01.
    */
   present(name: string, token: string, answer: string, signal?: AbortSignal): Promise<void>;
+  /** Called after present() also when it failed: undoes whatever it got to do. */
   cleanup(name: string, token: string, answer: string): Promise<void>;
 }
 
@@ -111,6 +112,7 @@ export function dns01Solver(
   return {
     async present(name, _token, value, signal) {
       const fqdn = await dns01Target(resolver, dns01Name(name), where);
+      // Recorded first: a write whose reply is lost may still have created the record.
       written.set(`${name} ${value}`, fqdn);
       await provider.setTxt(fqdn, value);
       // The CA asks the authoritative servers, maybe at once: wait until the record is
@@ -132,7 +134,9 @@ export function dns01Solver(
     },
     async cleanup(name, _token, value) {
       const key = `${name} ${value}`;
-      await provider.removeTxt(written.get(key) ?? dns01Name(name), value);
+      const fqdn = written.get(key);
+      if (fqdn === undefined) return; // present() failed before writing anything
+      await provider.removeTxt(fqdn, value);
       written.delete(key);
     },
   };

@@ -1,20 +1,21 @@
 import type { ChallengeType } from './types';
 import type { ChallengeStore } from '../acme/challenges';
 import type { ChallengeListeners } from '../acme/challenge-listeners';
-import { isHomeportError } from '../errors';
+import { isHomeportError, type HomeportError } from '../errors';
 
 interface Running {
   close: () => Promise<void>;
   canServe: ChallengeType[];
   /** Why a challenge's listener could not start (port in use, privileged). */
-  errors: Map<ChallengeType, unknown>;
+  errors: Map<ChallengeType, HomeportError>;
 }
 
 /**
  * The standalone challenge listeners while something is being issued and no proxy is
  * running: started by the first issuance, shared by concurrent ones, closed by the last.
- * A challenge whose port cannot be bound is left out (the issuer then picks another one);
- * when the forced challenge's port fails, or every port does, that is the error.
+ * A challenge whose port cannot be bound is left out (the issuer then picks another one,
+ * dns-01 too, and says why the ports failed when none is left); when the forced
+ * challenge's port fails, that is the error.
  */
 export class ListenerLease {
   private running?: Promise<Running>;
@@ -37,7 +38,6 @@ export class ListenerLease {
       this.running ??= this.start();
       const running = await this.running;
       if (forced && running.errors.has(forced)) throw running.errors.get(forced);
-      if (forced !== 'dns-01' && running.canServe.length === 1) throw running.errors.values().next().value;
       return { canServe: running.canServe, release };
     } catch (e) {
       await release();
@@ -50,6 +50,7 @@ export class ListenerLease {
     if (this.users > 0 || !this.running) return;
     const running = this.running;
     this.running = undefined;
+    this.store.listenerErrors = new Map();
     await running.then((r) => r.close(), () => undefined);
   }
 
@@ -57,7 +58,7 @@ export class ListenerLease {
     const { startChallengeListeners } = require('../acme/challenge-listeners') as typeof import('../acme/challenge-listeners');
     const { httpPort, httpsPort } = this.ports();
     const opened: ChallengeListeners[] = [];
-    const errors = new Map<ChallengeType, unknown>();
+    const errors = new Map<ChallengeType, HomeportError>();
     const tryOne = async (type: ChallengeType, ports: { httpPort?: number; httpsPort?: number }) => {
       try {
         opened.push(await startChallengeListeners({ store: this.store, ...ports }));
@@ -68,6 +69,7 @@ export class ListenerLease {
     };
     await Promise.all([tryOne('http-01', { httpPort }), tryOne('tls-alpn-01', { httpsPort })]);
     const canServe = (['http-01', 'tls-alpn-01'] as ChallengeType[]).filter((t) => !errors.has(t));
+    this.store.listenerErrors = errors;
     return {
       canServe: [...canServe, 'dns-01'],
       errors,

@@ -31,6 +31,9 @@ export interface LockOptions {
   waitMs?: number;
 }
 
+/** How long a lock or takeover guard without a readable owner is left to its creator to write one. */
+const GRACE_MS = 2000;
+
 export async function acquireLock(file: string, opts: LockOptions): Promise<Lock> {
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const me = self();
@@ -39,7 +42,7 @@ export async function acquireLock(file: string, opts: LockOptions): Promise<Lock
     if (await tryCreate(file, me)) return makeLock(file, me);
     const holder = await readOwner(file);
     if (holder === 'gone') continue;
-    if (holder === undefined && (await youngerThan(file, 2000))) {
+    if (holder === undefined && (await youngerThan(file, GRACE_MS))) {
       // Its owner may be between creating the file and writing its pid: give it a moment.
       await new Promise((r) => setTimeout(r, 20));
       continue;
@@ -139,20 +142,35 @@ async function takeOver(file: string, stale: Owner | undefined): Promise<void> {
   const me = self();
   if (!(await tryCreate(guardFile, me))) {
     const guard = await readOwner(guardFile);
-    // A takeover guard left by a process that died mid-takeover is itself stale.
-    if (guard !== 'gone' && (guard === undefined || !isAlive(guard))) await fs.rm(guardFile, { force: true });
+    // A takeover guard left by a process that died mid-takeover is itself stale; one without
+    // an owner yet gets the lock's grace, as its creator may be between create and write.
+    if (guard !== 'gone' && (guard === undefined ? !(await youngerThan(guardFile, GRACE_MS)) : !isAlive(guard))) {
+      await removeIfStill(guardFile, guard);
+    }
     await new Promise((r) => setTimeout(r, 10));
     return;
   }
   try {
     // Remove the lock only if it is still the stale one we judged: someone may have taken
     // it over and released it, and a fresh owner may hold it by now.
-    const now = await readOwner(file);
-    const same = now !== 'gone' && (now === undefined ? stale === undefined : stale !== undefined && now.nonce === stale.nonce);
-    if (same) await fs.rm(file, { force: true });
+    await removeIfStill(file, stale);
   } finally {
-    await fs.rm(guardFile, { force: true });
+    // Only our own guard: another stands there only if ours was judged stale (we stalled past
+    // the grace between creating and writing it), and its owner is mid-takeover now.
+    await removeIfStill(guardFile, me);
   }
+}
+
+/**
+ * Removes `file` only if it still holds `owner` (undefined: still no readable owner). Reading
+ * and unlinking are two steps with no atomic compare-and-unlink between them: a file another
+ * process puts there in that instant (after judging ours stale, or after a release) is still
+ * removed. That window is one read long; an unchecked removal left it open for a whole takeover.
+ */
+async function removeIfStill(file: string, owner: Owner | undefined): Promise<void> {
+  const now = await readOwner(file);
+  if (now === 'gone') return;
+  if (now === undefined ? owner === undefined : owner !== undefined && now.nonce === owner.nonce) await fs.rm(file, { force: true });
 }
 
 function makeLock(file: string, me: Owner): Lock {
@@ -162,8 +180,7 @@ function makeLock(file: string, me: Owner): Lock {
     async release() {
       if (released) return;
       released = true;
-      const now = await readOwner(file);
-      if (now !== 'gone' && now?.nonce === me.nonce) await fs.rm(file, { force: true });
+      await removeIfStill(file, me);
     },
   };
 }

@@ -95,8 +95,9 @@ export async function dryRun(opts: DryRunOptions): Promise<DryRunOutcome> {
         continue;
       }
       const answer = await client.answer(ch);
-      await solver.present(authz.identifier.value, ch.token, answer, opts.signal);
       try {
+        // Inside the try: a present() that wrote a TXT record and then timed out is cleaned up too.
+        await solver.present(authz.identifier.value, ch.token, answer, opts.signal);
         const final = await client.validate(authz, ch, { challengeType: challenge, signal: opts.signal });
         const done = (final.challenges.find((c) => c.type === challenge) ?? ch) as AcmeChallenge;
         const record = describeValidation(done);
@@ -108,7 +109,8 @@ export async function dryRun(opts: DryRunOptions): Promise<DryRunOutcome> {
         const at = e.addressUsed ? [`the CA connected to ${e.addressUsed}`] : [];
         results.set(name, check('dry-run', 'fail', e.message, [...evidence, `authorization ${authz.url}: invalid`, ...at], e.fix ?? null));
       } finally {
-        await solver.cleanup(authz.identifier.value, ch.token, answer);
+        // A failed cleanup must not hide why the dry run failed.
+        await solver.cleanup(authz.identifier.value, ch.token, answer).catch(() => undefined);
       }
     }
   } catch (e) {
