@@ -27,6 +27,8 @@ export class StaticCtTestLog extends TestLog {
   readonly kind = 'static-ct' as const;
   /** Misbehave: promise each new entry its index in the SCT but put a different entry there. */
   breakPromises = false;
+  /** Serve this many more level-0 hash tiles with every hash altered, as a corrupt mirror would. */
+  corruptHashTiles = 0;
   private readonly issuers = new Map<string, Buffer<ArrayBufferLike>>();
   private published = 0;
   private checkpointText = '';
@@ -116,6 +118,11 @@ export class StaticCtTestLog extends TestLog {
     }
     const hashes: Buffer[] = [];
     for (let i = first; i < first + width; i++) hashes.push(this.tree.subtree(8 * level, i));
-    return { status: 200, bytes: Buffer.concat(hashes) };
+    const bytes = Buffer.concat(hashes);
+    if (level === 0 && this.corruptHashTiles > 0) {
+      this.corruptHashTiles--;
+      for (let i = 0; i < bytes.length; i += 32) bytes[i] ^= 0xff;
+    }
+    return { status: 200, bytes };
   }
 }

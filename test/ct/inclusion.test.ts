@@ -118,6 +118,28 @@ test('a static-ct log that put another entry at the promised leaf_index: not log
   }
 });
 
+test('a corrupt static-ct hash tile (a stale or broken mirror) is asked again, not taken for a broken promise', async () => {
+  const cert = await bed.ca.issue({ names: ['corrupt-tile.example.test'], logs: [bed.argon.url, bed.sky.url] });
+  bed.sky.corruptHashTiles = 1;
+  try {
+    const pending: string[] = [];
+    const report = await clock.drive(
+      monitorInclusion(cert.certDer, issuer(), bed.list, {
+        clock,
+        onProgress: (r) => r.logName === 'Homeport Test Sky' && r.status === 'pending' && pending.push(r.message),
+      }),
+    );
+    assert.equal(bed.sky.corruptHashTiles, 0, 'the corrupt tile was served');
+    const sky = report.results.find((r) => r.logName === 'Homeport Test Sky')!;
+    assert.equal(sky.status, 'logged', sky.message);
+    assert.equal(sky.attempts, 2);
+    assert.match(pending[0], /^Not yet in Homeport Test Sky: its tiles do not lead to its signed checkpoint of \d+ entries\. Next check/);
+    assert.ok(report.allLogged, report.summary);
+  } finally {
+    bed.sky.corruptHashTiles = 0;
+  }
+});
+
 test('a log that went away: retried until its MMD, then not logged with the reason', async () => {
   const gone = await new Rfc6962TestLog({ name: 'Homeport Test Gone', roots: [bed.ca.rootDer], clock, mmd: 120 }).start();
   const cert = await bed.ca.issue({ names: ['gone.example.test'], logs: [gone.url] });

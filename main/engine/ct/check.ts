@@ -50,7 +50,7 @@ export interface CtVerdict {
   scts: SctReport[];
   /** Each browser's policy once every SCT timestamp has passed, log states as of `at`. */
   policies: Record<BrowserName, PolicyVerdict>;
-  /** First moment every policy is met by a browser with a correct clock (no margin); null = never. */
+  /** First moment every policy is met by a browser with a correct clock (no margin), log states as of `at`; null = never. */
   compliantFrom: number | null;
   readyAt: number | null;
   ready: boolean;
@@ -134,7 +134,7 @@ function ctVerdict(leaf: Uint8Array, chain: Uint8Array[], opts: CtCheckOptions):
     POLICIES.map(([name, fn]) => [name, fn({ ...base, list: listFor(name, logLists), at })]),
   ) as Record<BrowserName, PolicyVerdict>;
 
-  const compliantFrom = earliestCompliance(base, logLists);
+  const compliantFrom = earliestCompliance(base, logLists, at);
   const applicability = decideApplicability(leaf, chain, opts.applicability);
   const warnings = [logLists.chrome, logLists.apple]
     .map((l) => l && logListAgeWarning(l, at))
@@ -162,8 +162,10 @@ function ctVerdict(leaf: Uint8Array, chain: Uint8Array[], opts: CtCheckOptions):
         'Never acceptable: a publicly trusted certificate without embedded SCTs is rejected by Chrome, Safari and Firefox. Ask the CA for a new certificate (its CT logging failed).',
     };
   }
-  if (compliantFrom === null) {
-    const failing = POLICIES.filter(([n]) => !policies[n].compliant).map(([n]) => `${LABEL[n]}: ${policies[n].reason}`);
+  const failing = POLICIES.filter(([n]) => !policies[n].compliant).map(([n]) => `${LABEL[n]}: ${policies[n].reason}`);
+  // A readyAt is a promise to the lifecycle that every browser accepts it from then on: never
+  // give one for a certificate some policy rejects with today's log states.
+  if (compliantFrom === null || failing.length > 0) {
     return {
       ...common,
       readyAt: null,
@@ -172,19 +174,15 @@ function ctVerdict(leaf: Uint8Array, chain: Uint8Array[], opts: CtCheckOptions):
     };
   }
   const readyAt = compliantFrom + marginMs;
-  const allCompliantNow = POLICIES.every(([n]) => policies[n].compliant);
   const lastSct = reports.filter((r) => r.signatureValid && r.timestamp === compliantFrom)[0];
   const basis = lastSct
     ? `the last SCT needed is stamped ${iso(compliantFrom)} (${shortLogName(logLists.chrome.logs.get(lastSct.logId) ?? null, lastSct.logId)})`
     : `notBefore is ${iso(compliantFrom)}`;
-  const ready = at >= readyAt && allCompliantNow;
   return {
     ...common,
     readyAt,
-    ready,
-    reason: !allCompliantNow
-      ? `Not acceptable as of ${iso(at)}: log states have changed since it was compliant.`
-      : `Every browser accepts it from ${iso(readyAt)}: ${basis}, plus a ${marginMs / 1000} s margin.`,
+    ready: at >= readyAt,
+    reason: `Every browser accepts it from ${iso(readyAt)}: ${basis}, plus a ${marginMs / 1000} s margin.`,
   };
 }
 
@@ -201,15 +199,17 @@ function issuerOf(leaf: ParsedCert, chain: Uint8Array[]): Uint8Array {
 
 /**
  * The first moment a browser with a correct clock accepts the certificate under every policy:
- * the candidates are notBefore and each later SCT timestamp, tried in order.
+ * the candidates are notBefore and each later SCT timestamp, tried in order. Only the clock
+ * moves: a browser judges log states by the list it holds when it checks, not by the states
+ * of the day an SCT was issued, so the states are always those as of `at`.
  */
-function earliestCompliance(base: Pick<PolicyInput, 'notBefore' | 'notAfter' | 'scts'>, lists: LogLists): number | null {
+function earliestCompliance(base: Pick<PolicyInput, 'notBefore' | 'notAfter' | 'scts'>, lists: LogLists, at: number): number | null {
   const times = new Set<number>([base.notBefore]);
   for (const s of base.scts) if (s.signatureValid && s.sct.timestamp > base.notBefore) times.add(s.sct.timestamp);
   // Firefox runs Chrome's rules on Chrome's list, so its answer is Chrome's: two policies to try.
   const distinct = POLICIES.filter(([name]) => name !== 'firefox');
   for (const t of [...times].sort((a, b) => a - b)) {
-    if (distinct.every(([name, fn]) => fn({ ...base, list: listFor(name, lists), at: t, clock: t }).compliant)) return t;
+    if (distinct.every(([name, fn]) => fn({ ...base, list: listFor(name, lists), at, clock: t }).compliant)) return t;
   }
   return null;
 }

@@ -154,15 +154,17 @@ async function attemptStaticCt(log: CtLog, sct: Sct, hash: Buffer, opts: Inclusi
     return { final: false, why: `its latest checkpoint covers ${cp.treeSize} entries and this one is entry ${index}` };
   }
   const { proof, leafHash: held } = await client.inclusionProof(index, cp.treeSize);
+  // Tiles come from caches and mirrors: only a leaf proven against the signed checkpoint says
+  // what the log holds, so a stale or corrupt tile is asked again, never taken as the answer.
+  if (!verifyInclusion(index, cp.treeSize, held, proof, cp.rootHash)) {
+    return { final: false, why: `its tiles do not lead to its signed checkpoint of ${cp.treeSize} entries` };
+  }
   if (!held.equals(hash)) {
     return {
       final: true,
       status: 'not-logged',
       message: `${log.name} holds a different entry at index ${index}, the position its SCT promised for this certificate.`,
     };
-  }
-  if (!verifyInclusion(index, cp.treeSize, hash, proof, cp.rootHash)) {
-    return { final: false, why: `its tiles do not lead to its signed checkpoint of ${cp.treeSize} entries` };
   }
   return {
     final: true,

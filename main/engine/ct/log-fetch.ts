@@ -1,4 +1,5 @@
 import { HomeportError } from '../errors';
+import { byteLimitText, readCappedBody } from './capped-body';
 
 /**
  * One GET to a CT log's read API, shared by the RFC 6962 and static-ct-api clients. Logs
@@ -17,12 +18,21 @@ export interface LogFetchOptions {
 
 export const DEFAULT_LOG_TIMEOUT_MS = 15_000;
 
-export async function logGet(logName: string, url: string, opts: LogFetchOptions = {}): Promise<LogResponse> {
+/**
+ * The most a log may send per kind of answer. A tree head, an inclusion or consistency proof
+ * (at most 64 hashes) or a checkpoint is a few KB at most; a full hash tile is exactly 256
+ * hashes of 32 bytes.
+ */
+export const LOG_RESPONSE_LIMIT = { json: 64 * 1024, checkpoint: 64 * 1024, hashTile: 256 * 32 } as const;
+
+/** `maxBytes`: one of LOG_RESPONSE_LIMIT; a longer answer is a bad response, cut off unread. */
+export async function logGet(logName: string, url: string, maxBytes: number, opts: LogFetchOptions = {}): Promise<LogResponse> {
   const timeout = AbortSignal.timeout(opts.timeoutMs ?? DEFAULT_LOG_TIMEOUT_MS);
   const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+  let response: { status: number; body: Buffer | null };
   try {
     const res = await fetch(url, { signal, headers: { accept: 'application/json, */*' } });
-    return { status: res.status, body: Buffer.from(await res.arrayBuffer()) };
+    response = { status: res.status, body: await readCappedBody(res, maxBytes) };
   } catch (e) {
     if (opts.signal?.aborted) throw e;
     const timedOut = timeout.aborted;
@@ -34,6 +44,10 @@ export async function logGet(logName: string, url: string, opts: LogFetchOptions
       { fix: 'Check this machine\'s internet connection; Homeport tries again later on its own.', cause: e },
     );
   }
+  if (response.body !== null) return { status: response.status, body: response.body };
+  // Only a 200 answer is used whole; an oversized error page (a CDN's 404) still tells its status.
+  if (response.status !== 200) return { status: response.status, body: Buffer.alloc(0) };
+  throw logProtocolError(logName, `${url} answered with more than ${byteLimitText(maxBytes)}`);
 }
 
 function causeText(e: unknown): string {

@@ -4,6 +4,7 @@ import { writeFileAtomic } from '../atomic-file';
 import { Clock, Timer, systemClock } from '../clock';
 import { HomeportError } from '../errors';
 import type { EngineEmitter } from '../events';
+import { byteLimitText, readCappedBody } from './capped-body';
 import type { LogLists } from './check';
 import { LogList, logListAgeWarning, parseLogList, parseSignedLogList } from './log-list';
 import { googleLogListKey, shippedLogList } from './snapshot';
@@ -19,6 +20,9 @@ export const APPLE_LOG_LIST_URL = 'https://valid.apple.com/ct/log_list/current_l
 export const REFRESH_INTERVAL_MS = 86_400_000;
 const RETRY_AFTER_FAILURE_MS = 3_600_000;
 const FETCH_TIMEOUT_MS = 30_000;
+/** Chrome's list is about 50 KB (75 logs, the shipped snapshot); a server sending 8 MB is broken or hostile. */
+export const LOG_LIST_MAX_BYTES = 8 * 1024 * 1024;
+const SIGNATURE_MAX_BYTES = 64 * 1024;
 
 export interface LogListSourceOptions {
   /** Where the last good copies live (e.g. <data>/ct). */
@@ -120,12 +124,12 @@ export class LogListSource {
     const meta = await this.readMeta('chrome');
     const now = this.clock.now();
     try {
-      const res = await get(this.chromeUrl, meta);
+      const res = await get(this.chromeUrl, meta, LOG_LIST_MAX_BYTES);
       if (res.status === 304) {
         await this.writeMeta('chrome', { ...meta, checkedAt: now });
         return { list: 'chrome', status: 'not-modified', message: 'The CT log list has not changed.' };
       }
-      const sig = await get(this.sigUrl, {});
+      const sig = await get(this.sigUrl, {}, SIGNATURE_MAX_BYTES);
       if (sig.status !== 200) throw fetchFailed(this.sigUrl, `HTTP ${sig.status}`);
       let list: LogList;
       try {
@@ -154,7 +158,7 @@ export class LogListSource {
     const meta = await this.readMeta('apple');
     const now = this.clock.now();
     try {
-      const res = await get(url, this.apple ? meta : {});
+      const res = await get(url, this.apple ? meta : {}, LOG_LIST_MAX_BYTES);
       if (res.status === 304) {
         await this.writeMeta('apple', { ...meta, checkedAt: now });
         return { list: 'apple', status: 'not-modified', message: "Apple's CT log list has not changed." };
@@ -206,20 +210,23 @@ interface GetResult {
   lastModified?: string;
 }
 
-async function get(url: string, meta: Meta): Promise<GetResult> {
+async function get(url: string, meta: Meta, maxBytes: number): Promise<GetResult> {
   const headers: Record<string, string> = {};
   if (meta.etag) headers['if-none-match'] = meta.etag;
   if (meta.lastModified) headers['if-modified-since'] = meta.lastModified;
   let res: Response;
+  let body: Buffer | null = null;
   try {
     res = await fetch(url, { headers, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    if (res.status === 200 || res.status === 304) body = await readCappedBody(res, maxBytes);
   } catch (e) {
     throw fetchFailed(url, (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message);
   }
   if (res.status !== 200 && res.status !== 304) throw fetchFailed(url, `HTTP ${res.status}`);
+  if (body === null) throw fetchFailed(url, `it sent more than ${byteLimitText(maxBytes)}`);
   return {
     status: res.status,
-    body: Buffer.from(await res.arrayBuffer()),
+    body,
     etag: res.headers.get('etag') ?? undefined,
     lastModified: res.headers.get('last-modified') ?? undefined,
   };

@@ -1,6 +1,6 @@
 import { KeyObject, verify } from 'node:crypto';
 import { HomeportError } from '../errors';
-import { LogFetchOptions, logGet, logProtocolError } from './log-fetch';
+import { LOG_RESPONSE_LIMIT, LogFetchOptions, logGet, logProtocolError } from './log-fetch';
 import { HASH_SHA256, SIG_ECDSA, SIG_RSA } from './sct';
 
 /** A tree head a log signed (RFC 6962 §3.5 / §4.3). */
@@ -74,7 +74,7 @@ export class Rfc6962Client {
   }
 
   private async getJson(path: string): Promise<{ status: number; json: unknown; text: string }> {
-    const res = await logGet(this.name, this.base + path, this.fetchOptions);
+    const res = await logGet(this.name, this.base + path, LOG_RESPONSE_LIMIT.json, this.fetchOptions);
     const text = res.body.toString('utf8');
     let json: unknown;
     try {

@@ -1,7 +1,7 @@
 import { KeyObject, createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { HomeportError } from '../errors';
-import { LogFetchOptions, logGet, logProtocolError } from './log-fetch';
+import { LOG_RESPONSE_LIMIT, LogFetchOptions, logGet, logProtocolError } from './log-fetch';
 import { LeafRange, SubtreeHashes, consistencyRanges, inclusionRanges, leafHash, nodeHash, rangeHash, rangeSubtrees } from './merkle';
 import { TreeHead, treeHeadSignedData, verifyDigitallySigned } from './rfc6962-client';
 
@@ -399,13 +399,13 @@ export class StaticCtClient {
   }
 
   async checkpoint(): Promise<VerifiedCheckpoint> {
-    const res = await logGet(this.name, `${this.base}checkpoint`, this.fetchOptions);
+    const res = await logGet(this.name, `${this.base}checkpoint`, LOG_RESPONSE_LIMIT.checkpoint, this.fetchOptions);
     if (res.status !== 200) throw logProtocolError(this.name, `its checkpoint answered HTTP ${res.status}`);
     return verifyCheckpoint(res.body.toString('utf8'), { origin: this.origin, key: this.key });
   }
 
   readonly tile: TileSource = async (path) => {
-    const res = await logGet(this.name, this.base + path, this.fetchOptions);
+    const res = await logGet(this.name, this.base + path, LOG_RESPONSE_LIMIT.hashTile, this.fetchOptions);
     if (res.status === 404) return null;
     if (res.status !== 200) throw logProtocolError(this.name, `${path} answered HTTP ${res.status}`);
     return res.body;
