@@ -268,6 +268,9 @@ test('a resolver still serving the old address: propagation is a warning, the au
     assert.equal(dns.status, 'warn');
     assert.match(dns.summary, /^The resolver and the authoritative servers disagree about A www\.example\.com \(resolver: 198\.51\.100\.1; authoritative: 203\.0\.113\.10\): a recent change is still propagating\./);
     assert.match(dns.fix ?? '', /Wait for the old record's TTL to pass/);
+    // That server holds example.com only: it refuses the CAA question for the TLD.
+    assert.equal(get(r, 'caa').status, 'warn');
+    assert.deepEqual(get(r, 'caa').evidence, ['no CAA at www.example.com', 'no CAA at example.com', 'CAA com: REFUSED']);
     assert.equal(r.recommendedChallenge, 'http-01');
   } finally {
     await stale.stop();
