@@ -11,6 +11,11 @@ import { CONTENT_SECURITY_POLICY, resolveUiFile } from './api/ui-files';
  * request must carry a random token (the URL printed once sets it as a cookie), the Host
  * header must name loopback (DNS rebinding), and state-changing calls must be same-origin
  * JSON POSTs.
+ *
+ * Cookies ignore ports (RFC 6265 §8.5): a cookie for 127.0.0.1 with Path=/ would be sent to
+ * every other server on 127.0.0.1 the user visits, and a second Homeport's would overwrite it.
+ * So the UI lives under a random path made for this run, which only the printed link tells,
+ * the cookie is scoped to that path, and its name carries the port.
  */
 export interface HeadlessOptions {
   api: ApiHost;
@@ -26,12 +31,14 @@ export interface HeadlessHost {
   /** Open this once: it carries the token and sets the cookie. */
   url: string;
   origin: string;
+  /** Where the UI lives: the origin and this run's random path, ending in "/" (no token). */
+  base: string;
   port: number;
   token: string;
   close(): Promise<void>;
 }
 
-const COOKIE = 'homeport_token';
+const COOKIE_PREFIX = 'homeport_token_';
 const MAX_BODY = 1024 * 1024;
 const HEARTBEAT_MS = 15_000;
 
@@ -53,6 +60,7 @@ export async function startHeadlessHost(opts: HeadlessOptions): Promise<Headless
   }
   const token = opts.token ?? randomBytes(32).toString('base64url');
   const tokenBytes = Buffer.from(token);
+  const basePath = `/${randomBytes(16).toString('base64url')}/`;
   const streams = new Set<http.ServerResponse>();
   let port = 0;
 
@@ -65,14 +73,14 @@ export async function startHeadlessHost(opts: HeadlessOptions): Promise<Headless
     return b.length === tokenBytes.length && timingSafeEqual(b, tokenBytes);
   };
 
-  const presentedToken = (req: http.IncomingMessage): string | undefined => {
+  const presentedToken = (req: http.IncomingMessage, cookie: string): string | undefined => {
     const auth = req.headers.authorization;
     if (auth?.startsWith('Bearer ')) return auth.slice(7).trim();
     const header = req.headers['x-homeport-token'];
     if (typeof header === 'string') return header;
     for (const part of (req.headers.cookie ?? '').split(';')) {
       const [k, ...v] = part.trim().split('=');
-      if (k === COOKIE) return v.join('=');
+      if (k === cookie) return v.join('=');
     }
     return undefined;
   };
@@ -89,23 +97,26 @@ export async function startHeadlessHost(opts: HeadlessOptions): Promise<Headless
       return send(res, 421, 'This Homeport address only answers to 127.0.0.1, localhost or [::1].\n');
     }
     const url = new URL(req.url ?? '/', `http://${req.headers.host}`);
+    if (!url.pathname.startsWith(basePath)) return send(res, 404, notHereText);
+    const pathname = url.pathname.slice(basePath.length - 1);
+    const cookie = `${COOKIE_PREFIX}${port}`;
 
     // The printed link: trade the token in the query for a cookie, then drop it from the address bar.
     const queryToken = url.searchParams.get('token');
-    if (req.method === 'GET' && url.pathname === '/' && queryToken !== null) {
+    if (req.method === 'GET' && pathname === '/' && queryToken !== null) {
       if (!tokenMatches(queryToken)) return send(res, 401, unauthorizedText);
       return send(res, 303, '', 'text/plain; charset=utf-8', {
-        Location: '/',
-        'Set-Cookie': `${COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict`,
+        Location: basePath,
+        'Set-Cookie': `${cookie}=${token}; Path=${basePath}; HttpOnly; SameSite=Strict`,
       });
     }
-    if (!tokenMatches(presentedToken(req))) return send(res, 401, unauthorizedText);
+    if (!tokenMatches(presentedToken(req, cookie))) return send(res, 401, unauthorizedText);
 
-    if (url.pathname === '/api/events') {
+    if (pathname === '/api/events') {
       if (req.method !== 'GET') return send(res, 405, 'Use GET.\n', undefined, { Allow: 'GET' });
       return openEventStream(res);
     }
-    if (url.pathname.startsWith('/api/')) {
+    if (pathname.startsWith('/api/')) {
       if (req.method !== 'POST') return send(res, 405, 'Use POST.\n', undefined, { Allow: 'POST' });
       // A cross-site page cannot send this content type without a CORS preflight, which we never grant.
       if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
@@ -113,7 +124,7 @@ export async function startHeadlessHost(opts: HeadlessOptions): Promise<Headless
       }
       const origin = req.headers.origin;
       if (origin !== undefined && !ownOrigins().has(origin)) return send(res, 403, 'Cross-origin requests are refused.\n');
-      const method = url.pathname.slice('/api/'.length);
+      const method = pathname.slice('/api/'.length);
       if (!opts.api.methods.includes(method as never)) return send(res, 404, `There is no API method "${method}".\n`);
       let input: unknown;
       try {
@@ -128,7 +139,7 @@ export async function startHeadlessHost(opts: HeadlessOptions): Promise<Headless
     }
 
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'Use GET.\n', undefined, { Allow: 'GET, HEAD' });
-    const file = resolveUiFile(url.pathname);
+    const file = resolveUiFile(pathname);
     if (!file) return send(res, 404, 'Not found.\n');
     let body: Buffer;
     try {
@@ -179,9 +190,12 @@ export async function startHeadlessHost(opts: HeadlessOptions): Promise<Headless
   port = (server.address() as AddressInfo).port;
   const origin = host === '::1' ? `http://[::1]:${port}` : `http://127.0.0.1:${port}`;
 
+  const base = `${origin}${basePath}`;
+
   return {
-    url: `${origin}/?token=${token}`,
+    url: `${base}?token=${token}`,
     origin,
+    base,
     port,
     token,
     close: () =>
@@ -195,6 +209,7 @@ export async function startHeadlessHost(opts: HeadlessOptions): Promise<Headless
 
 const unauthorizedText =
   'Homeport needs its access token. Open the link Homeport printed when it started (it contains ?token=…).\n';
+const notHereText = 'Nothing here. Open the link Homeport printed when it started: the app lives at that address.\n';
 
 async function readBody(req: http.IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];

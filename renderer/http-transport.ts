@@ -2,13 +2,14 @@ import type { ApiEvent, ApiMethod, HomeportTransport, Result } from '../main/api
 
 /**
  * The headless host's transport: same-origin JSON POSTs (the token rides in an HttpOnly
- * cookie the printed link set) and one EventSource for events.
+ * cookie the printed link set) and one EventSource for events. Addresses are relative: the
+ * page and its cookie live under the host's random per-run path.
  */
 export function httpTransport(): HomeportTransport {
   const call = (method: ApiMethod) => async (req?: unknown): Promise<Result<never>> => {
     let res: Response;
     try {
-      res = await fetch(`/api/${method}`, {
+      res = await fetch(`api/${method}`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body: req === undefined ? '' : JSON.stringify(req),
@@ -31,7 +32,7 @@ export function httpTransport(): HomeportTransport {
   let source: EventSource | undefined;
   const ensureSource = () => {
     if (source) return;
-    source = new EventSource('/api/events');
+    source = new EventSource('api/events');
     // Each message is one ApiEvent as JSON; EventSource reconnects by itself if the host restarts.
     source.onmessage = (msg: MessageEvent<string>) => {
       const event = JSON.parse(msg.data) as ApiEvent;

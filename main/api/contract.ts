@@ -123,7 +123,7 @@ export interface Settings {
   acceptTos: boolean;
   httpPort: number;
   httpsPort: number;
-  /** DNS server to ask instead of the system resolver, `host:port`. */
+  /** DNS server to ask instead of the system resolver, `host:port`; updateSettings takes '' to go back to the system resolver. */
   resolver?: string;
   /** This host's public addresses; when empty the pre-flight asks probe services. */
   publicIps: string[];
@@ -131,7 +131,7 @@ export interface Settings {
   ctMargins: { firstIssuanceSeconds: number; renewalSeconds: number };
   theme: 'system' | 'light' | 'dark';
   notify: { ctReady: boolean; failed: boolean; drift: boolean };
-  /** Electron only: start Homeport when the user logs in. */
+  /** Start Homeport when the user logs in; only where `Overview.canLaunchAtLogin`. */
   launchAtLogin: boolean;
 }
 
@@ -147,6 +147,8 @@ export interface Overview {
   version: string;
   /** Which host the UI runs in; the UI hides settings that do not apply. */
   host: 'electron' | 'headless';
+  /** The system lets Homeport start at login (the desktop app on macOS and Windows); Settings offers it only then. */
+  canLaunchAtLogin: boolean;
   certificates: CertificateSummary[];
   routes: RouteView[];
   proxy: ProxyStatus;

@@ -28,7 +28,7 @@ export interface HandlerDeps {
   routeStats?: () => Promise<RouteStats[]>;
   /** Tells the running proxy that config.json's routes changed. */
   routesChanged?: () => Promise<void>;
-  /** Electron: turns start-at-login on or off; absent in the headless host. */
+  /** Turns start-at-login on or off; absent where the system offers no way to (headless, Linux). */
   setLaunchAtLogin?: (on: boolean) => boolean;
 }
 
@@ -92,6 +92,20 @@ export function createHandlers(deps: HandlerDeps): HomeportApi {
   };
 
   const updateSettings = async (req: Partial<Settings>): Promise<Settings> => {
+    // The login item is the one part the system may refuse: settle it before writing anything,
+    // so a refused save leaves every other setting as it was instead of saving half the form.
+    if (req.launchAtLogin !== undefined) {
+      if (!deps.setLaunchAtLogin) {
+        throw new HomeportError('settings.not-here', 'Starting at login is only available in the desktop app on macOS and Windows.', {
+          fix: 'Start Homeport from your system’s own startup mechanism (a systemd user unit or your desktop’s startup applications, for example).',
+        });
+      }
+      if (!deps.setLaunchAtLogin(req.launchAtLogin) && req.launchAtLogin) {
+        throw new HomeportError('settings.login-item', 'This system did not accept Homeport as a login item.', {
+          fix: 'Add Homeport to your desktop’s startup applications by hand.',
+        });
+      }
+    }
     const engineKeys = ['email', 'cas', 'acceptTos', 'httpPort', 'httpsPort', 'resolver', 'publicIps', 'ctMargins'] as const;
     if (engineKeys.some((k) => req[k] !== undefined)) {
       await engine.updateConfig((c) => ({
@@ -101,7 +115,7 @@ export function createHandlers(deps: HandlerDeps): HomeportApi {
         // Keep a CA's root bundle and EAB credentials when it stays in the list.
         ...(req.cas ? { cas: req.cas.map((ca): CaEntry => c.cas.find((x) => x.ca === ca) ?? { ca }) } : {}),
         listeners: { ...c.listeners, ...(req.httpPort ? { httpPort: req.httpPort } : {}), ...(req.httpsPort ? { httpsPort: req.httpsPort } : {}) },
-        ...(req.resolver !== undefined ? { resolver: req.resolver } : {}),
+        ...(req.resolver !== undefined ? { resolver: req.resolver || undefined } : {}),
         ...(req.publicIps !== undefined ? { publicIps: req.publicIps.length ? req.publicIps : undefined } : {}),
         ...(req.ctMargins
           ? {
@@ -116,21 +130,7 @@ export function createHandlers(deps: HandlerDeps): HomeportApi {
     }
     if (req.theme || req.notify || req.launchAtLogin !== undefined) {
       const p = await deps.prefs.get();
-      let launchAtLogin = p.launchAtLogin;
-      if (req.launchAtLogin !== undefined) {
-        if (!deps.setLaunchAtLogin) {
-          throw new HomeportError('settings.not-here', 'Starting at login is only available in the desktop app.', {
-            fix: 'Start the headless host from your system’s own startup mechanism (a systemd user unit, for example).',
-          });
-        }
-        if (!deps.setLaunchAtLogin(req.launchAtLogin) && req.launchAtLogin) {
-          throw new HomeportError('settings.login-item', 'This system did not accept Homeport as a login item.', {
-            fix: 'Add Homeport to your desktop’s startup applications by hand.',
-          });
-        }
-        launchAtLogin = req.launchAtLogin;
-      }
-      await deps.prefs.set({ theme: req.theme ?? p.theme, notify: { ...p.notify, ...req.notify }, launchAtLogin });
+      await deps.prefs.set({ theme: req.theme ?? p.theme, notify: { ...p.notify, ...req.notify }, launchAtLogin: req.launchAtLogin ?? p.launchAtLogin });
     }
     return settings();
   };
@@ -141,6 +141,7 @@ export function createHandlers(deps: HandlerDeps): HomeportApi {
       return {
         version,
         host: deps.host,
+        canLaunchAtLogin: deps.setLaunchAtLogin !== undefined,
         certificates,
         routes: await routes(),
         proxy: deps.proxy(),

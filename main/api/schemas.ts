@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { caProblem, isHostPort } from '../engine/config/schema';
 
 /**
  * Input validation for every contract method. The UI is trusted no more than a web page:
@@ -64,13 +65,23 @@ export const inputSchemas = {
   updateSettings: z
     .strictObject({
       email: z.email('Enter an e-mail address like you@example.com.').optional(),
-      cas: z.array(z.string().trim().min(1)).min(1, 'Keep at least one CA.').optional(),
+      cas: z
+        .array(
+          z.string().trim().superRefine((ca, ctx) => {
+            const problem = caProblem(ca);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          }),
+        )
+        .min(1, 'Keep at least one CA.')
+        .optional(),
       acceptTos: z.boolean().optional(),
       httpPort: z.number().int().min(1).max(65535).optional(),
       httpsPort: z.number().int().min(1).max(65535).optional(),
+      // '' switches back to the system resolver.
       resolver: z
         .string()
-        .regex(/^(\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/, 'Write the resolver as host:port, e.g. 192.168.1.1:53.')
+        .trim()
+        .refine((s) => s === '' || isHostPort(s), 'Write the resolver as host:port with a port from 1 to 65535, e.g. 192.168.1.1:53, or leave it empty to use the system resolver.')
         .optional(),
       publicIps: z.array(z.union([z.ipv4(), z.ipv6()], { error: 'Enter IP addresses like 203.0.113.7 or 2001:db8::7.' })).max(8).optional(),
       ctMargins: z

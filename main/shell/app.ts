@@ -47,7 +47,7 @@ async function start(): Promise<void> {
     const prefs = await electronPrefsStore(dataDir);
     // One proxy process: extra workers would be forked copies of the Electron binary running
     // as Node, which the packaged app's runAsNode fuse forbids (build/electron-builder.yml).
-    runtime = await openRuntime({ dataDir, host: 'electron', prefs, setLaunchAtLogin, serve: true, proxyWorkers: 1 });
+    runtime = await openRuntime({ dataDir, host: 'electron', prefs, ...(setLaunchAtLogin ? { setLaunchAtLogin } : {}), serve: true, proxyWorkers: 1 });
     hardenSession(session.defaultSession);
     handleAppProtocol();
     registerIpc(runtime.api);
@@ -70,10 +70,21 @@ async function start(): Promise<void> {
   }
 }
 
-app.on('before-quit', () => {
+/** runtime.close() lets the proxy drain open connections for up to 5 s; a stuck stop gets a little more, then quits anyway. */
+const STOP_LIMIT_MS = 8_000;
+let stopping = false;
+
+app.on('before-quit', (event) => {
+  // Electron would end the process as soon as this handler returns, cutting the proxy's open
+  // connections: hold the quit until the engine and proxy have stopped. app.exit() does not
+  // come back here, and a second Quit while stopping waits for the same stop.
+  event.preventDefault();
+  if (stopping) return;
+  stopping = true;
   setQuitting();
   tray?.destroy();
-  void runtime?.close();
+  const limit = new Promise<void>((resolve) => setTimeout(resolve, STOP_LIMIT_MS));
+  void Promise.race([runtime?.close().catch(() => undefined), limit]).finally(() => app.exit(0));
 });
 
 function fatal(e: unknown): void {

@@ -28,7 +28,7 @@ function form(ctx: Ctx, s: Settings): HTMLElement[] {
     check('n-failed', 'issuance or renewal fails', s.notify.failed),
     check('n-drift', 'DNS changes in a way that would break the next renewal', s.notify.drift),
   );
-  const electron = ctx.overview.host === 'electron';
+  const canLaunchAtLogin = ctx.overview.canLaunchAtLogin;
   const login = check('launch', 'Start Homeport when I log in', s.launchAtLogin);
 
   const save = async (e: Event) => {
@@ -42,10 +42,11 @@ function form(ctx: Ctx, s: Settings): HTMLElement[] {
       theme: theme.value as Settings['theme'],
       notify: { ctReady: val('n-ready'), failed: val('n-failed'), drift: val('n-drift') },
       ...(email.value ? { email: email.value } : {}),
-      ...(resolver.value ? { resolver: resolver.value } : {}),
+      // Empty goes back to the system resolver.
+      resolver: resolver.value.trim(),
       publicIps: publicIps.value.split(/[\s,]+/).filter(Boolean),
       ctMargins: { firstIssuanceSeconds: Number(firstMargin.value), renewalSeconds: Number(renewalMargin.value) },
-      ...(electron ? { launchAtLogin: val('launch') } : {}),
+      ...(canLaunchAtLogin ? { launchAtLogin: val('launch') } : {}),
     };
     try {
       const saved = await ctx.client.updateSettings(patch);
@@ -66,7 +67,7 @@ function form(ctx: Ctx, s: Settings): HTMLElement[] {
       h('section', { class: 'panel' }, h('h2', {}, 'Network'),
         h('div', { class: 'row' }, field('httpPort', 'HTTP port', httpPort), field('httpsPort', 'HTTPS port', httpsPort)),
         h('p', { class: 'muted small' }, 'New ports take effect when Homeport restarts.'),
-        field('resolver', 'DNS resolver', resolver, 'host:port of a DNS server to ask instead of the system resolver.'),
+        field('resolver', 'DNS resolver', resolver, 'host:port of a DNS server to ask; leave it empty to use the system resolver.'),
         field('publicIps', "This host's public addresses", publicIps, 'Leave empty to have them found automatically; your router shows them too.'),
       ),
       h('section', { class: 'panel' }, h('h2', {}, 'Waiting for every browser'),
@@ -79,7 +80,7 @@ function form(ctx: Ctx, s: Settings): HTMLElement[] {
       h('section', { class: 'panel' }, h('h2', {}, 'This app'),
         field('theme', 'Appearance', theme),
         notify,
-        electron ? login : null,
+        canLaunchAtLogin ? login : null,
       ),
       h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save')),
       status,

@@ -62,6 +62,10 @@ test('bad input is refused with a plain message naming the field', async () => {
     ['updateSettings', { httpPort: 70000 }, /httpPort/, 'httpPort'],
     ['updateSettings', { email: 'not-an-address' }, /e-mail address like you@example.com/, 'email'],
     ['updateSettings', { resolver: '192.168.1.1' }, /host:port/, 'resolver'],
+    ['updateSettings', { resolver: '192.168.1.1:99999' }, /resolver: .*port from 1 to 65535/, 'resolver'],
+    ['updateSettings', { resolver: '192.168.1.1:0' }, /port from 1 to 65535/, 'resolver'],
+    ['updateSettings', { cas: ['letsencrpyt'] }, /cas\.0: "letsencrpyt" is neither a known CA nor a URL\. Use one of letsencrypt, .* or the https URL of an ACME directory/, 'cas.0'],
+    ['updateSettings', { cas: ['letsencrypt', 'http://ca.example/dir'] }, /cas\.1: The CA directory http:\/\/ca\.example\/dir is not an https URL\. .*give the https:\/\/ URL/, 'cas.1'],
     ['updateSettings', { theme: 'neon' }, /theme/, 'theme'],
     ['renew', { name: 'home.example.com', force: 'yes' }, /force/, 'force'],
     ['removeCertificate', {}, /name is missing/, 'name'],
@@ -117,12 +121,57 @@ test('settings: engine settings land in config.json, app preferences in app-sett
   assert.equal(statSync(prefsFile).mode & 0o777, 0o600);
   const login = await refused('updateSettings', { launchAtLogin: true });
   assert.equal(login.code, 'settings.not-here');
+  // An empty resolver goes back to the system resolver.
+  assert.equal(before.resolver, world.bind.address);
+  assert.equal((await ok<Settings>('updateSettings', { resolver: '' })).resolver, undefined);
+  assert.equal('resolver' in JSON.parse(readFileSync(path.join(dataDir, 'config.json'), 'utf8')), false);
+  assert.equal((await ok<Settings>('updateSettings', { resolver: world.bind.address })).resolver, world.bind.address);
   const ct = await ok<Settings>('updateSettings', { ctMargins: { renewalSeconds: 7200 }, publicIps: ['203.0.113.10', '2001:db8::10'] });
   assert.deepEqual(ct.ctMargins, { firstIssuanceSeconds: 5, renewalSeconds: 7200 });
   const saved = JSON.parse(readFileSync(path.join(dataDir, 'config.json'), 'utf8'));
   assert.equal(saved.ct.renewalMarginSeconds, 7200);
   assert.deepEqual(saved.publicIps, ['203.0.113.10', '2001:db8::10']);
   await ok('updateSettings', { theme: 'system', email: 'ops@example.com', notify: { drift: true }, publicIps: ['203.0.113.10'] });
+});
+
+test('start at login: offered only where the system has it; a refusal saves nothing else from the form', async () => {
+  const form = { email: 'half@example.com', httpPort: 8081, theme: 'dark', notify: { drift: false }, launchAtLogin: true };
+  const unchanged = async (api: Runtime['api'], dir: string) => {
+    const r = await api.call('getSettings', undefined);
+    assert.ok(r.ok);
+    const s = r.value as Settings;
+    assert.deepEqual([s.email, s.httpPort, s.theme, s.notify.drift, s.launchAtLogin], ['ops@example.com', world.pebble.httpPort, 'system', true, false]);
+    assert.equal(JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')).email, 'ops@example.com');
+  };
+
+  assert.equal((await ok<Overview>('overview')).canLaunchAtLogin, false, 'headless: not offered');
+  assert.equal((await refused('updateSettings', form)).code, 'settings.not-here');
+  await unchanged(rt.api, dataDir);
+
+  // Electron on Linux answers false: the system did not take the login item.
+  let accepted = false;
+  const asked: boolean[] = [];
+  const desktopDir = await worldDataDir(world);
+  const setLaunchAtLogin = (on: boolean) => {
+    asked.push(on);
+    return accepted;
+  };
+  const desktop = await openTestRuntime(desktopDir, { host: 'electron', setLaunchAtLogin });
+  try {
+    const overview = await desktop.api.call('overview', undefined);
+    assert.ok(overview.ok && (overview.value as Overview).canLaunchAtLogin);
+    const r = await desktop.api.call('updateSettings', form);
+    assert.ok(!r.ok && r.error.code === 'settings.login-item', JSON.stringify(r));
+    await unchanged(desktop.api, desktopDir);
+    accepted = true;
+    const saved = await desktop.api.call('updateSettings', form);
+    assert.ok(saved.ok, JSON.stringify(saved));
+    const s = saved.value as Settings;
+    assert.deepEqual([s.email, s.httpPort, s.theme, s.notify.drift, s.launchAtLogin], ['half@example.com', 8081, 'dark', false, true]);
+    assert.deepEqual(asked, [true, true]);
+  } finally {
+    await desktop.close();
+  }
 });
 
 test('pre-flight: ready with http-01 for a name pointing here, blocked with the fix for a stray AAAA', async () => {

@@ -58,6 +58,15 @@ export async function worldDataDir(world: AppWorld, opts: { acceptTos?: boolean;
   return dataDir;
 }
 
-export function openTestRuntime(dataDir: string, opts: { host?: 'headless' | 'electron'; serve?: boolean } = {}): Promise<Runtime> {
-  return openRuntime({ dataDir, host: opts.host ?? 'headless', prefs: filePrefsStore(dataDir), serve: opts.serve ?? false });
+export function openTestRuntime(
+  dataDir: string,
+  opts: { host?: 'headless' | 'electron'; serve?: boolean; setLaunchAtLogin?: (on: boolean) => boolean } = {},
+): Promise<Runtime> {
+  return openRuntime({
+    dataDir,
+    host: opts.host ?? 'headless',
+    prefs: filePrefsStore(dataDir),
+    serve: opts.serve ?? false,
+    ...(opts.setLaunchAtLogin ? { setLaunchAtLogin: opts.setLaunchAtLogin } : {}),
+  });
 }

@@ -143,3 +143,12 @@ test('the shell entry enables the sandbox everywhere, hardens every webContents 
   assert.match(src, /'web-contents-created'[\s\S]{0,200}hardenContents/);
   assert.match(src, /hardenSession\(/);
 });
+
+test('Quit holds the process until the engine and proxy have stopped, within a time limit', () => {
+  // Electron cannot run here: the before-quit handler is checked as written.
+  const src = readFileSync(path.join(repoRoot, 'main', 'shell', 'app.ts'), 'utf8');
+  const handler = src.slice(src.indexOf("app.on('before-quit'"));
+  assert.match(handler, /^app\.on\('before-quit', \(event\) => \{\n(?:\s*\/\/.*\n)*\s*event\.preventDefault\(\);/, 'the quit is held first');
+  assert.match(handler, /Promise\.race\(\[runtime\?\.close\(\)[^\]]*, limit\]\)\.finally\(\(\) => app\.exit\(0\)\)/, 'then exits once stopped or timed out');
+  assert.match(src, /const STOP_LIMIT_MS = \d+_?\d*;/);
+});

@@ -25,18 +25,18 @@ test('npm start falls back to the headless host, prints the link, serves the UI,
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout.on('data', (d) => {
       out += d;
-      const m = /http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]+/.exec(out);
+      const m = /http:\/\/127\.0\.0\.1:\d+\/[A-Za-z0-9_-]+\/\?token=[A-Za-z0-9_-]+/.exec(out);
       if (m) resolve(m[0]);
     });
     child.once('exit', (code) => reject(new Error(`exited ${code} before printing the link: ${out} ${err}`)));
   });
   assert.match(out, /running without Electron/);
   assert.match(out, /do not share it/);
-  const origin = new URL(url).origin;
+  const base = new URL('./', url).href;
   const token = new URL(url).searchParams.get('token')!;
-  const page = await fetch(`${origin}/`, { headers: { Authorization: `Bearer ${token}` } });
+  const page = await fetch(base, { headers: { Authorization: `Bearer ${token}` } });
   assert.equal(page.status, 200);
-  const overview = await fetch(`${origin}/api/overview`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' } });
+  const overview = await fetch(`${base}api/overview`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' } });
   const body = (await overview.json()) as { ok: boolean; value: { proxy: { running: boolean; httpPort: number } } };
   assert.equal(body.ok, true);
   assert.deepEqual([body.value.proxy.running, body.value.proxy.httpPort], [true, httpPort], 'the proxy runs on the configured port');

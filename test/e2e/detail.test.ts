@@ -85,7 +85,7 @@ test('the contract carries the embedded SCTs as the engine verified them, with e
 
 test('the certificate page shows the verified SCTs, their logs and operators, the policies and the wait', async () => {
   await page.goto(host.url);
-  await page.goto(`${host.origin}/#/cert/ct.example.com`);
+  await page.goto(`${host.base}#/cert/ct.example.com`);
   await page.waitForSelector('[data-section=ct] table');
   assert.equal(await page.locator('svg.timeline .mark.sct').count(), 3);
   assert.equal(await page.locator('svg.timeline text:has-text("3 SCTs")').count(), 1);

@@ -199,6 +199,30 @@ test('settings: switching to dark is saved and applied', async () => {
   assert.equal(await page.getAttribute('html', 'data-theme'), 'dark', 'the choice survives a reload');
 });
 
+test('settings: an emptied DNS resolver goes back to the system resolver; no start-at-login box headless', async () => {
+  await page.waitForSelector('#resolver');
+  assert.equal(await page.locator('#launch').count(), 0, 'this host cannot start at login');
+  const custom = await page.inputValue('#resolver');
+  assert.notEqual(custom, '');
+  const resolverNow = async () => {
+    const r = await rt.api.call('getSettings', undefined);
+    assert.ok(r.ok);
+    return (r.value as { resolver?: string }).resolver;
+  };
+  const saved = async (want: string | undefined) => {
+    for (let i = 0; i < 100 && (await resolverNow()) !== want; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await resolverNow(), want);
+  };
+  await page.fill('#resolver', '');
+  await page.click('button:has-text("Save")');
+  await saved(undefined);
+  assert.equal(await page.locator('.form-status [role=alert]').count(), 0);
+  // Put the test world's DNS server back for whatever runs next.
+  await page.fill('#resolver', custom);
+  await page.click('button:has-text("Save")');
+  await saved(custom);
+});
+
 test('no console errors along the way (CSP violations would show here)', () => {
   assert.deepEqual(consoleErrors, []);
 });

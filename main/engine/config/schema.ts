@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { resolveCa } from '../acme/cas';
+import type { HomeportError } from '../errors';
 import { ProxySettingsSchema, RouteSchema } from './routes';
 
 /**
@@ -59,13 +61,36 @@ export const CtSettingsSchema = z
   })
   .default(CT_DEFAULTS);
 
-const HostPortSchema = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:53 or [::1]:53');
+/** `host:port` (an IPv6 address in brackets) with a port from 1 to 65535; the API checks input with it too. */
+export function isHostPort(s: string): boolean {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(s);
+  return m !== null && Number(m[2]) >= 1 && Number(m[2]) <= 65535;
+}
+
+const HostPortSchema = z.string().refine(isHostPort, 'must be host:port with a port from 1 to 65535, e.g. 127.0.0.1:53 or [::1]:53');
+
+/**
+ * Why a CA entry cannot be used, in resolveCa's own words and fix (the one rule: a preset name
+ * or an https: directory URL), or undefined when it can. Checked on save, so a typo is refused
+ * at once instead of failing every later issuance and renewal.
+ */
+export function caProblem(ca: string): string | undefined {
+  try {
+    resolveCa({ ca });
+    return undefined;
+  } catch (e) {
+    const err = e as HomeportError;
+    return err.fix ? `${err.message} ${err.fix}` : err.message;
+  }
+}
 
 export const CaEntrySchema = z.looseObject({
   /** A preset (letsencrypt, letsencrypt-staging, zerossl, google, buypass) or an https directory URL. */
-  ca: z.string().min(1, 'must name a CA preset or an https:// directory URL'),
+  ca: z.string().superRefine((ca, ctx) => {
+    const problem = caProblem(ca);
+    // configError ends the sentence itself.
+    if (problem) ctx.addIssue({ code: 'custom', message: problem.replace(/\.$/, '') });
+  }),
   /** PEM file of a private CA's root, trusted for this directory only. */
   caRoot: z.string().min(1).optional(),
   eab: z.strictObject({ kid: z.string().min(1), hmacKey: z.string().min(1) }).optional(),
