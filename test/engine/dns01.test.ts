@@ -27,7 +27,8 @@ after(async () => {
   await bind?.stop();
 });
 
-test('dns-01 through RFC 2136 without a configured resolver waits at the provider\'s server and issues a wildcard', async () => {
+/** An engine ordering from Pebble, with BIND (RFC 2136) as the DNS provider `home` and these challenge ports. */
+async function engineWithBind(ports: { httpPort: number; httpsPort: number }): Promise<Engine> {
   const dataDir = tmpDir();
   const key = bind.keys['homeport-acme']!;
   await updateConfig(dataDir, (c) => ({
@@ -35,11 +36,15 @@ test('dns-01 through RFC 2136 without a configured resolver waits at the provide
     email: 'admin@example.test',
     acceptTos: true,
     cas: [{ ca: pebble.directoryUrl, caRoot: pebble.caRootFile }],
-    listeners: { httpPort: pebble.httpPort, httpsPort: pebble.tlsPort },
+    listeners: { httpPort: ports.httpPort, httpsPort: ports.httpsPort },
     dnsProviders: { home: { provider: 'rfc2136', server: bind.address, keyName: key.name, keyAlgorithm: key.algorithm, keySecret: key.secret } },
     ct: { ...c.ct, refreshLogList: false },
   }));
-  const engine = await Engine.open({ dataDir });
+  return Engine.open({ dataDir });
+}
+
+test('dns-01 through RFC 2136 without a configured resolver waits at the provider\'s server and issues a wildcard', async () => {
+  const engine = await engineWithBind({ httpPort: pebble.httpPort, httpsPort: pebble.tlsPort });
   try {
     assert.equal(engine.config.resolver, undefined);
     const cert = await engine.addCertificate({ names: ['*.example.test', 'example.test'], challenge: 'dns-01', dnsProvider: 'home' });
@@ -62,24 +67,9 @@ async function busyPorts(): Promise<{ httpPort: number; httpsPort: number; close
   return { httpPort, httpsPort, close: () => servers.forEach((s) => s.close()) };
 }
 
-async function engineBehindBusyPorts(ports: { httpPort: number; httpsPort: number }): Promise<Engine> {
-  const dataDir = tmpDir();
-  const key = bind.keys['homeport-acme']!;
-  await updateConfig(dataDir, (c) => ({
-    ...c,
-    email: 'admin@example.test',
-    acceptTos: true,
-    cas: [{ ca: pebble.directoryUrl, caRoot: pebble.caRootFile }],
-    listeners: { httpPort: ports.httpPort, httpsPort: ports.httpsPort },
-    dnsProviders: { home: { provider: 'rfc2136', server: bind.address, keyName: key.name, keyAlgorithm: key.algorithm, keySecret: key.secret } },
-    ct: { ...c.ct, refreshLogList: false },
-  }));
-  return Engine.open({ dataDir });
-}
-
 test('ports 80 and 443 held by another program: with a DNS provider and no forced challenge, dns-01 issues', async () => {
   const ports = await busyPorts();
-  const engine = await engineBehindBusyPorts(ports);
+  const engine = await engineWithBind(ports);
   try {
     for (const names of [['busy.example.test'], ['*.busy.example.test']]) {
       const cert = await engine.addCertificate({ names, dnsProvider: 'home' });
@@ -96,7 +86,7 @@ test('ports 80 and 443 held by another program: with a DNS provider and no force
 
 test('ports 80 and 443 held and no DNS provider: the error says why each port failed, before any order', async () => {
   const ports = await busyPorts();
-  const engine = await engineBehindBusyPorts(ports);
+  const engine = await engineWithBind(ports);
   try {
     const cert = await engine.addCertificate({ names: ['noprovider.example.test'] });
     const steps: string[] = [];
