@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { promises as fs, readFileSync, statSync, existsSync, writeFileSync } from 'node:fs';
+import { promises as fs, readFileSync, statSync, existsSync, renameSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -33,6 +33,15 @@ function assertChainValid(dir: string) {
 
 async function setRenewalMargin(dataDir: string, seconds: number) {
   await updateConfig(dataDir, (c) => ({ ...c, ct: { ...c.ct, renewalMarginSeconds: seconds } }));
+}
+
+/**
+ * The next order comes from a new account. Pebble reuses a valid authorization now and then
+ * even with PEBBLE_AUTHZREUSE=0 (it reuses unless rand.Intn(100) > 0), and an order whose
+ * authorization is reused proves nothing: a test that must see a challenge needs no history.
+ */
+function forgetAccount(dataDir: string) {
+  renameSync(path.join(dataDir, 'accounts'), path.join(dataDir, `accounts.before-${Date.now()}`));
 }
 
 /** A first certificate is served at once by default (serve-now). */
@@ -141,6 +150,7 @@ for (const killAt of [/Proving control of/, /Finalizing the order/, /Storing the
     const dataDir = tmpDir();
     const first = await issueActive(dataDir, ['crash.example.test']);
     await setRenewalMargin(dataDir, 2);
+    forgetAccount(dataDir);
     const current = path.join(dataDir, 'certs', 'crash.example.test', 'current');
     const before = readFileSync(path.join(current, 'fullchain.pem'), 'utf8');
 
@@ -193,6 +203,7 @@ test('invalid names: a plain one-line error, nothing written', async () => {
 test('port in use for a forced http-01: the error names the port and the fix; the active certificate stays', async () => {
   const dataDir = tmpDir();
   const first = await issueActive(dataDir, ['busy.example.test']);
+  forgetAccount(dataDir);
   const blocker = net.createServer();
   await new Promise<void>((resolve) => blocker.listen(pebble.httpPort, resolve));
   try {
