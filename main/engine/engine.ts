@@ -272,7 +272,12 @@ export class Engine {
   async addCertificate(input: NewCertificate): Promise<CertificateConfig> {
     const { normalizeNames } = require('./acme/names') as typeof import('./acme/names');
     const names = normalizeNames(input.names);
-    const existing = this.saved.certificates.find((c) => c.name === input.name || (!input.name && sameNames(c.names, names)));
+    const saved = this.saved.certificates;
+    // Unnamed, the entry under the first name's id is the one this call replaces anyway: with a
+    // name added or dropped, its settings (key type, challenge, provider, serving) still carry over.
+    const existing = input.name
+      ? saved.find((c) => c.name === input.name)
+      : (saved.find((c) => sameNames(c.names, names)) ?? saved.find((c) => c.name === certIdFor(names[0]!)));
     const parsed = CertificateConfigSchema.safeParse({
       ...existing,
       name: input.name ?? existing?.name ?? certIdFor(names[0]!),
@@ -841,8 +846,10 @@ export class Engine {
    * closed once its last issuance is done: closing drops the connections under it.
    */
   private acmeIssuer(cert: CertificateConfig, canServe?: ChallengeType[]): CachedIssuer {
-    const key = `${cert.dnsProvider ?? ''}|${canServe?.join(',') ?? '*'}`;
-    const settings = issuerSettings(this.config, cert);
+    const config = this.config;
+    const provider = dnsProviderFor(config, cert);
+    const key = `${provider ?? ''}|${canServe?.join(',') ?? '*'}`;
+    const settings = issuerSettings(config, provider);
     const cached = this.issuers.get(key);
     if (cached?.settings === settings) return cached;
     if (cached) {
@@ -850,7 +857,7 @@ export class Engine {
       cached.retired = true;
       if (cached.users === 0) void this.closeIssuer(cached);
     }
-    const entry: CachedIssuer = { settings, issuer: this.createAcmeIssuer(cert, canServe), users: 0, retired: false };
+    const entry: CachedIssuer = { settings, issuer: this.createAcmeIssuer(provider, canServe), users: 0, retired: false };
     entry.issuer.catch(() => {
       if (this.issuers.get(key) === entry) this.issuers.delete(key);
     });
@@ -858,15 +865,15 @@ export class Engine {
     return entry;
   }
 
-  private async createAcmeIssuer(cert: CertificateConfig, canServe?: ChallengeType[]): Promise<AcmeIssuer> {
+  private async createAcmeIssuer(provider: string | undefined, canServe?: ChallengeType[]): Promise<AcmeIssuer> {
     const { AcmeIssuer } = require('./acme/issuer') as typeof import('./acme/issuer');
     const config = this.config;
     let dnsProvider;
     let resolver = config.resolver;
-    if (cert.dnsProvider) {
+    if (provider) {
       const { createDnsProvider } = require('./acme/dns') as typeof import('./acme/dns');
-      const settings = config.dnsProviders[cert.dnsProvider];
-      dnsProvider = createDnsProvider(settings, { name: cert.dnsProvider, clock: this.clock });
+      const settings = config.dnsProviders[provider];
+      dnsProvider = createDnsProvider(settings, { name: provider, clock: this.clock });
       // Without a resolver of the user's, dns-01 waits until the zone's own primary serves the record.
       resolver ??= await rfc2136Server(settings);
     }
@@ -938,11 +945,20 @@ function seeded(serial: string): () => number {
   return () => h.readUInt32BE(0) / 2 ** 32;
 }
 
+/**
+ * The DNS provider a certificate's dns-01 uses: pre-flight's rule (preflight/issuance.ts), so
+ * a certificate that names none (the app cannot) uses the only one configured, at its first
+ * issuance and at every renewal, as pre-flight told the user it would.
+ */
+function dnsProviderFor(config: Config, cert: CertificateConfig): string | undefined {
+  const { chooseDnsProvider } = require('./preflight/dns-provider-choice') as typeof import('./preflight/dns-provider-choice');
+  return chooseDnsProvider(config, cert.names, cert.dnsProvider)?.name;
+}
+
 /** What an AcmeIssuer is made from (hashed: DNS provider settings hold secrets); a change needs a new one. */
-function issuerSettings(config: Config, cert: CertificateConfig): string {
-  const provider = cert.dnsProvider ? config.dnsProviders[cert.dnsProvider] : null;
+function issuerSettings(config: Config, provider: string | undefined): string {
   return createHash('sha256')
-    .update(JSON.stringify([config.cas, config.email ?? null, config.acceptTos, config.resolver ?? null, provider ?? null]))
+    .update(JSON.stringify([config.cas, config.email ?? null, config.acceptTos, config.resolver ?? null, provider ? (config.dnsProviders[provider] ?? null) : null]))
     .digest('hex');
 }
 

@@ -124,6 +124,24 @@ test('renew --force keeps the old certificate active until the new one is ready'
   assert.equal(JSON.parse(again.stdout)[0].action, 'not-due');
 });
 
+test('issue with one more name keeps the certificate\'s key type and serving choice: only the names change', async () => {
+  const dataDir = tmpDir();
+  const first = await homeport(['issue', 'rsa.example.test', '--key-type', 'rsa2048', '--serving', 'hold', ...pebbleFlags(pebble), '--data-dir', dataDir]);
+  assert.equal(first.code, 0, first.stderr);
+  const grown = await homeport(['issue', 'rsa.example.test', 'www.rsa.example.test', '--data-dir', dataDir, '--json']);
+  assert.equal(grown.code, 0, grown.stderr);
+  assert.equal(JSON.parse(grown.stdout).state, 'resting', 'still held back until ready');
+
+  const { certificates } = JSON.parse(readFileSync(path.join(dataDir, 'config.json'), 'utf8'));
+  assert.deepEqual(certificates, [{ name: 'rsa.example.test', names: ['rsa.example.test', 'www.rsa.example.test'], keyType: 'rsa2048', serving: 'hold' }]);
+  const next = path.join(dataDir, 'certs', 'rsa.example.test', 'next');
+  const cert = assertChainValid(next);
+  assert.equal(cert.subjectAltName, 'DNS:rsa.example.test, DNS:www.rsa.example.test');
+  const key = createPrivateKey(readFileSync(path.join(next, 'key.pem')));
+  assert.equal(key.asymmetricKeyType, 'rsa');
+  assert.equal(key.asymmetricKeyDetails?.modulusLength, 2048);
+});
+
 test('export writes PEM files, a PFX openssl reads back, and a zip', async () => {
   requireTool('unzip');
   const dataDir = tmpDir();

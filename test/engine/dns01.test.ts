@@ -1,14 +1,17 @@
 import { after, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
+import { renameSync } from 'node:fs';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
 import { Engine } from '../../main/engine/engine';
 import { updateConfig } from '../../main/engine/config/file';
 import type { HomeportError } from '../../main/engine/errors';
 import { type Bind, startBind } from '../helpers/bind';
 import { type Pebble, startPebble } from '../helpers/pebble';
 import { tmpDir } from '../helpers/tmp';
+import { homeport } from '../cli/helpers';
 
 // The engine's choice of where dns-01 waits for its TXT record: with no resolver configured,
 // at the RFC 2136 provider's own server (the zone's primary), not the system resolver, which
@@ -88,6 +91,8 @@ test('ports 80 and 443 held and no DNS provider: the error says why each port fa
   const ports = await busyPorts();
   const engine = await engineWithBind(ports);
   try {
+    // A configured provider is used without being named: this needs none at all.
+    await engine.updateConfig((c) => ({ ...c, dnsProviders: {} }));
     const cert = await engine.addCertificate({ names: ['noprovider.example.test'] });
     const steps: string[] = [];
     await assert.rejects(engine.issue(cert.name, { onProgress: (s) => steps.push(s) }), (e: HomeportError) => {
@@ -100,5 +105,72 @@ test('ports 80 and 443 held and no DNS provider: the error says why each port fa
   } finally {
     await engine.close();
     ports.close();
+  }
+});
+
+/**
+ * The next order comes from a new account: Pebble now and then reuses a valid authorization
+ * even with PEBBLE_AUTHZREUSE=0, and a renewal that must be seen using dns-01 needs a challenge.
+ */
+function forgetAccount(dataDir: string) {
+  renameSync(path.join(dataDir, 'accounts'), path.join(dataDir, `accounts.before-${Date.now()}`));
+}
+
+// What the app does: it cannot name a provider, and pre-flight promises the only configured one.
+test('a wildcard whose certificate names no DNS provider is issued and renewed with dns-01 through the only one configured', async () => {
+  let engine = await engineWithBind({ httpPort: pebble.httpPort, httpsPort: pebble.tlsPort });
+  const { dataDir } = engine;
+  try {
+    const cert = await engine.addCertificate({ names: ['*.unnamed.example.test'] });
+    assert.equal(cert.dnsProvider, undefined);
+    const steps: string[] = [];
+    const view = await engine.issue(cert.name, { onProgress: (s) => steps.push(s) });
+    assert.equal(view.state, 'active', steps.join('\n'));
+    assert.ok(new X509Certificate((await engine.activeCertificate(cert.name))!.certPem).checkHost('any.unnamed.example.test'));
+    await engine.close();
+
+    forgetAccount(dataDir);
+    engine = await Engine.open({ dataDir });
+    steps.length = 0;
+    const [renewed] = await engine.renew({ id: cert.name, force: true, onProgress: (_id, s) => steps.push(s) });
+    assert.equal(renewed!.action, 'issued', renewed!.action === 'failed' ? renewed!.error.message : steps.join('\n'));
+    assert.ok(steps.some((s) => /unnamed\.example\.test with dns-01/.test(s)), steps.join('\n'));
+  } finally {
+    await engine.close();
+  }
+});
+
+test('homeport issue of a wildcard with a DNS provider configured but not named issues it with dns-01, and homeport renew renews it', async () => {
+  const engine = await engineWithBind({ httpPort: pebble.httpPort, httpsPort: pebble.tlsPort });
+  await engine.close();
+  const { dataDir } = engine;
+  const issued = await homeport(['issue', '*.cli.example.test', '--data-dir', dataDir, '--json']);
+  assert.equal(issued.code, 0, issued.stderr);
+  assert.equal(JSON.parse(issued.stdout).state, 'active', issued.stdout);
+  assert.match(issued.stderr, /cli\.example\.test with dns-01/);
+
+  forgetAccount(dataDir);
+  const renewed = await homeport(['renew', '--force', 'wildcard_.cli.example.test', '--data-dir', dataDir, '--json']);
+  assert.equal(renewed.code, 0, renewed.stderr);
+  assert.match(renewed.stderr, /cli\.example\.test with dns-01/);
+  assert.deepEqual(await bind.txt('_acme-challenge.cli.example.test'), [], 'the record is cleaned up');
+});
+
+test('a DNS provider configured while the engine runs is used at the next order by a certificate that names none', async () => {
+  const engine = await engineWithBind({ httpPort: pebble.httpPort, httpsPort: pebble.tlsPort });
+  const { dnsProviders } = engine.config;
+  try {
+    await engine.updateConfig((c) => ({ ...c, dnsProviders: {} }));
+    // BIND has an address for ns1 only: http-01 reaches this host there, and the engine keeps that issuer.
+    const plain = await engine.addCertificate({ names: ['ns1.example.test'], challenge: 'http-01' });
+    assert.equal((await engine.issue(plain.name)).state, 'active');
+
+    await engine.updateConfig((c) => ({ ...c, dnsProviders }));
+    const wildcard = await engine.addCertificate({ names: ['*.later.example.test'] });
+    const steps: string[] = [];
+    const view = await engine.issue(wildcard.name, { onProgress: (s) => steps.push(s) });
+    assert.equal(view.state, 'active', `${view.failure?.message}\n${steps.join('\n')}`);
+  } finally {
+    await engine.close();
   }
 });

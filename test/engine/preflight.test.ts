@@ -53,7 +53,7 @@ async function setup(extra: Record<string, unknown> = {}) {
   return { clock, dataDir, engine, ca };
 }
 
-async function blocked(engine: Engine, ca: LocalCa, names: string[], message: RegExp, extra: { challenge?: 'http-01' } = {}) {
+async function blocked(engine: Engine, ca: LocalCa, names: string[], message: RegExp, extra: { challenge?: 'http-01' | 'dns-01' } = {}) {
   const cert = await engine.addCertificate({ names, keyType: 'rsa2048', ...extra });
   await assert.rejects(engine.issue(cert.name), (e: HomeportError) => {
     assert.equal(e.code, 'preflight.blocked');
@@ -74,6 +74,16 @@ test('conclusive findings block before the CA is asked: internal name, public su
   await blocked(engine, ca, ['*.example.com'], /wildcard: it needs the dns-01 challenge, and no DNS provider is configured/);
   await blocked(engine, ca, ['*.www.example.com'], /validate wildcards only with dns-01, not http-01/, { challenge: 'http-01' });
   await blocked(engine, ca, ['otherca.example.com'], /otherca\.example\.com: .*CAA.*pki\.goog/);
+  await engine.close();
+});
+
+test('dns-01 with several DNS providers configured and none named on the certificate: blocked, saying which to name', async () => {
+  const provider = { provider: 'rfc2136', server: world.parent.address, keyName: 'k', keySecret: 'c2VjcmV0' };
+  const { engine, ca } = await setup({ dnsProviders: { home: provider, office: provider } });
+  await blocked(engine, ca, ['*.example.com'], /wildcard: it needs the dns-01 challenge, and the certificate names no DNS provider while several are configured \(home, office\)/);
+  await blocked(engine, ca, ['www.example.com'], /set to the dns-01 challenge, and the certificate names no DNS provider while several/, { challenge: 'dns-01' });
+  const status = await engine.status('www.example.com');
+  assert.match(status.failure!.fix!, /--dns-provider home/);
   await engine.close();
 });
 

@@ -62,8 +62,8 @@ export class IssuancePreflight {
    */
   async check(cert: CertificateConfig, opts: { signal?: AbortSignal } = {}): Promise<void> {
     const config = this.opts.config();
-    const wildcard = blockWildcard(cert, config);
-    if (wildcard) throw wildcard;
+    const noDns01 = blockDns01(cert, config);
+    if (noDns01) throw noDns01;
     const timeoutMs = this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     let timer: NodeJS.Timeout | undefined;
     const run = this.drift.beforeRenewal(cert.names);
@@ -150,20 +150,30 @@ export function blockingFindings(report: PreflightReport, config: Config): { nam
   return out;
 }
 
-/** A wildcard is validated only with dns-01: without it (or without a DNS provider) the order cannot succeed. */
-function blockWildcard(cert: CertificateConfig, config: Config): HomeportError | undefined {
+/**
+ * dns-01 without a DNS provider cannot succeed: a wildcard (CAs validate it only with dns-01) or
+ * a certificate set to dns-01. The provider is the one issuance uses (engine.ts: the one the
+ * certificate names, else chooseDnsProvider's choice), so what passes here is what the CA sees.
+ */
+function blockDns01(cert: CertificateConfig, config: Config): HomeportError | undefined {
   const wildcard = cert.names.find((n) => n.startsWith('*.'));
-  if (!wildcard) return undefined;
-  if (cert.challenge && cert.challenge !== 'dns-01') {
+  if (wildcard && cert.challenge && cert.challenge !== 'dns-01') {
     return new HomeportError('preflight.blocked', `${wildcard} is a wildcard, and CAs validate wildcards only with dns-01, not ${cert.challenge}.`, {
       fix: `Issue it with --challenge dns-01 and a DNS provider (dnsProviders in config.json).`,
     });
   }
-  const provider = cert.dnsProvider ? { name: cert.dnsProvider } : chooseDnsProvider(config, cert.names);
-  if (!provider) {
-    return new HomeportError('preflight.blocked', `${wildcard} is a wildcard: it needs the dns-01 challenge, and no DNS provider is configured to publish its TXT record.`, {
-      fix: 'Add a DNS provider under "dnsProviders" in config.json (RFC 2136 or Cloudflare) and issue with --dns-provider <name>.',
+  if (!wildcard && cert.challenge !== 'dns-01') return undefined;
+  if (chooseDnsProvider(config, cert.names, cert.dnsProvider)) return undefined;
+  const needs = wildcard ? `${wildcard} is a wildcard: it needs the dns-01 challenge` : `${cert.names[0]} is set to the dns-01 challenge`;
+  const configured = Object.keys(config.dnsProviders);
+  if (configured.length === 0) {
+    return new HomeportError('preflight.blocked', `${needs}, and no DNS provider is configured to publish its TXT record.`, {
+      fix: 'Add a DNS provider under "dnsProviders" in config.json (RFC 2136 or Cloudflare); a certificate that names none uses the only one configured.',
     });
   }
-  return undefined;
+  return new HomeportError(
+    'preflight.blocked',
+    `${needs}, and the certificate names no DNS provider while several are configured (${configured.join(', ')}), so Homeport cannot tell which one publishes its TXT record.`,
+    { fix: `Name the one to use: homeport issue with --dns-provider ${configured.join(' or --dns-provider ')}, or "dnsProvider" on the certificate "${cert.name}" in config.json.` },
+  );
 }
