@@ -9,6 +9,7 @@ import {
   CaOptions,
   DataDirOptions,
   ListenerOptions,
+  publicIps,
 } from './options';
 
 interface CheckOptions extends DataDirOptions, CaOptions, ListenerOptions {
@@ -17,10 +18,6 @@ interface CheckOptions extends DataDirOptions, CaOptions, ListenerOptions {
   dryRun?: boolean;
   dnsProvider?: string;
   json?: boolean;
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 }
 
 /**
@@ -32,7 +29,7 @@ export function register(program: Command): void {
     .command('check')
     .description('check names before issuing (DNS, CAA, ports, public address, CDN, rate limits) and recommend a challenge; exit 0 ready, 1 blocked, 2 error')
     .argument('<name...>', 'the names to check (a wildcard as *.example.com)')
-    .option('--public-ip <address>', "this host's public address (repeatable); no probe service is asked then", collect)
+    .option('--public-ip <address>', "this host's public address (repeatable); no probe service is asked then", publicIps)
     .option('--dry-run', "validate every name for real at the CA's staging environment (no certificate is issued)")
     .option('--dns-provider <name>', 'the dnsProviders entry of config.json for dns-01 (default: the one used for these names, or the only one)');
   addResolverOption(cmd);
@@ -62,7 +59,6 @@ async function runCheck(names: string[], opts: CheckOptions) {
     { preflightCa, dryRunner },
     { RateLimitLedger },
     { systemClock },
-    { HomeportError },
     { loadConfig },
     { chooseDnsProvider },
   ] = await Promise.all([
@@ -73,19 +69,13 @@ async function runCheck(names: string[], opts: CheckOptions) {
     import('../engine/preflight/ca.js'),
     import('../engine/preflight/rate-limits.js'),
     import('../engine/clock.js'),
-    import('../engine/errors.js'),
     import('../engine/config/file.js'),
     import('../engine/preflight/dns-provider-choice.js'),
   ]);
   const config = await loadConfig(opts.dataDir);
   // --public-ip, else the addresses config.json names; only without either are probe services asked.
-  const publicIps = opts.publicIp?.length ? opts.publicIp : config.publicIps;
-  let addresses;
-  try {
-    addresses = publicIps?.length ? addr.fixedAddresses(publicIps) : addr.httpProbe();
-  } catch (e) {
-    throw new HomeportError('preflight.bad-public-ip', (e as Error).message, { fix: 'Give --public-ip as an IPv4 or IPv6 address, e.g. 203.0.113.7.' });
-  }
+  const fixed = opts.publicIp?.length ? opts.publicIp : config.publicIps;
+  const addresses = fixed?.length ? addr.fixedAddresses(fixed) : addr.httpProbe();
   const resolver = opts.resolver ?? config.resolver;
   const provider = chooseDnsProvider(config, names, opts.dnsProvider);
   const caEntry = opts.ca?.[0] ? { ca: opts.ca[0], caRoot: opts.caRoot } : config.cas[0]!;

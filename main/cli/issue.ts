@@ -5,6 +5,7 @@ import {
   addJsonOption,
   addListenerOptions,
   addResolverOption,
+  publicIps,
 } from './options';
 import type { EngineCliOptions } from './engine-options';
 
@@ -31,7 +32,7 @@ export function register(program: Command): void {
     .addOption(new Option('--key-type <type>', 'key type (default ec256)').choices(['ec256', 'ec384', 'rsa2048', 'rsa3072', 'rsa4096']))
     .addOption(new Option('--challenge <type>', 'force a challenge (default: the first that works)').choices(['http-01', 'tls-alpn-01', 'dns-01']))
     .option('--dns-provider <name>', 'the dnsProviders entry of config.json to use for dns-01')
-    .option('--cert-name <id>', 'the name to store it under (default: from the first name)')
+    .option('--cert-name <id>', 'the name to store it under (default: from the first name)', certName)
     .addOption(
       new Option('--serving <policy>', 'a first certificate before it is CT-ready: serve it at once (default), or hold it back').choices(['hold', 'serve-now']),
     )
@@ -40,7 +41,7 @@ export function register(program: Command): void {
         .argParser(seconds)
         .conflicts('serving'),
     )
-    .option('--public-ip <address>', "this host's public address for the pre-flight checks (repeatable); no probe service is asked then", collect)
+    .option('--public-ip <address>', "this host's public address for the pre-flight checks (repeatable); no probe service is asked then", publicIps)
     .option('--wait', 'wait until the new certificate is active (it rests until ready)');
   addCaOptions(cmd);
   addListenerOptions(cmd);
@@ -64,7 +65,9 @@ export function register(program: Command): void {
         dnsProvider: opts.dnsProvider,
         serving: opts.holdHandshake !== undefined ? { holdHandshakeSeconds: opts.holdHandshake } : opts.serving,
       });
-      // Saved first, so a later `renew` or `serve` asks the same CA even if this attempt fails.
+      // Saved before issuing, so a later `renew` or `serve` asks the same CA even if this attempt
+      // fails. The option parsers checked the flags as the schema does, so this cannot refuse
+      // them after the certificate was saved.
       await engine.persistOverrides();
       let final = await engine.issue(cert.name, { onProgress: (step) => progress(step) });
       if (opts.wait && final.resting && final.readiness?.readyAt != null) {
@@ -87,10 +90,15 @@ export function register(program: Command): void {
 
 function seconds(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 120) throw new InvalidArgumentError('give whole seconds from 1 to 120.');
+  if (!Number.isInteger(n) || n < 1 || n > 120) throw new InvalidArgumentError('Give whole seconds from 1 to 120.');
   return n;
 }
 
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+/** Checked here as well as by the engine, so the error names --cert-name and nothing is saved. */
+function certName(value: string): string {
+  const { CertIdSchema } = require('../engine/config/schema') as typeof import('../engine/config/schema');
+  if (!CertIdSchema.safeParse(value).success) {
+    throw new InvalidArgumentError('Use lower-case letters, digits, ".", "_" or "-" (it names a directory), e.g. my-cert.');
+  }
+  return value;
 }

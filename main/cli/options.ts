@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -30,16 +30,55 @@ export function defaultDataDir(): string {
   return path.join(process.env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local', 'share'), 'homeport');
 }
 
+/*
+ * Option parsers check a value as config.json's schema will, so a mistyped flag is a usage
+ * error before anything is saved (`issue` saves them) or asked. Their message is the "Fix:"
+ * of that error's line (cli.ts), so it says what to give.
+ */
 function port(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) {
-    throw new Error(`"${value}" is not a port number: give a whole number from 0 to 65535.`);
-  }
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('Give a port number from 0 to 65535.');
   return n;
+}
+
+function schema(): typeof import('../engine/config/schema') {
+  return require('../engine/config/schema') as typeof import('../engine/config/schema');
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+}
+
+function email(value: string): string {
+  if (!schema().ConfigSchema.shape.email.safeParse(value).success) throw new InvalidArgumentError('Give an e-mail address like you@example.com.');
+  return value;
+}
+
+function cas(value: string, previous: string[] | undefined): string[] {
+  const { resolveCa } = require('../engine/acme/cas') as typeof import('../engine/acme/cas');
+  const list = collect(value, previous);
+  for (const ca of list) {
+    try {
+      resolveCa({ ca });
+    } catch (e) {
+      throw new InvalidArgumentError((e as { fix?: string }).fix ?? (e as Error).message);
+    }
+  }
+  return list;
+}
+
+function resolver(value: string): string {
+  if (!schema().isHostPort(value)) throw new InvalidArgumentError('Give host:port with a port from 1 to 65535, e.g. 127.0.0.1:53 or [::1]:53.');
+  return value;
+}
+
+/** For --public-ip: this host's public addresses, repeatable or comma-separated. */
+export function publicIps(value: string, previous: string[] | undefined): string[] {
+  const list = collect(value, previous);
+  if (!schema().ConfigSchema.shape.publicIps.safeParse(list).success) {
+    throw new InvalidArgumentError('Give IPv4 or IPv6 addresses, e.g. 203.0.113.7 or 2001:db8::7.');
+  }
+  return list;
 }
 
 export function addDataDirOption(cmd: Command): Command {
@@ -56,11 +95,11 @@ export function addJsonOption(cmd: Command): Command {
 
 export function addCaOptions(cmd: Command): Command {
   return cmd
-    .option('--email <address>', 'contact e-mail for the ACME account')
+    .option('--email <address>', 'contact e-mail for the ACME account', email)
     .option(
       '--ca <preset|url>',
       'CA to use: letsencrypt, letsencrypt-staging, zerossl, google, buypass or a directory URL; repeat for fallbacks in order',
-      collect,
+      cas,
     )
     .option('--ca-root <pem>', "PEM file of a private CA's root, to trust its directory (step-ca, Pebble)")
     .option('--eab-kid <kid>', 'External Account Binding key id (ZeroSSL, Google)')
@@ -75,5 +114,5 @@ export function addListenerOptions(cmd: Command): Command {
 }
 
 export function addResolverOption(cmd: Command): Command {
-  return cmd.option('--resolver <host:port>', 'DNS server to ask instead of the system resolver');
+  return cmd.option('--resolver <host:port>', 'DNS server to ask instead of the system resolver', resolver);
 }

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { availableParallelism } from 'node:os';
 import { addCaOptions, addDataDirOption, addListenerOptions, addResolverOption } from './options';
 import type { EngineCliOptions } from './engine-options';
@@ -10,7 +10,7 @@ interface ServeCliOptions extends EngineCliOptions {
 function workerCount(value: string): number {
   if (value === 'auto') return availableParallelism();
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`"${value}" is not a worker count: give a whole number from 1, or "auto" for one per CPU.`);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('Give a whole number from 1, or "auto" for one per CPU.');
   return n;
 }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { promises as fs, statSync, readFileSync, writeFileSync } from 'node:fs';
+import { promises as fs, chmodSync, statSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createSecureContext } from 'node:tls';
@@ -8,7 +8,9 @@ import { generateKeyPairSync, X509Certificate, createPrivateKey } from 'node:cry
 import { exportCertificate, type ExportSource } from '../../main/engine/certs/export';
 import { HomeportError } from '../../main/engine/errors';
 import { requireTool } from '../helpers/tools';
+import { repoRoot } from '../helpers/paths';
 import { tmpDir } from '../helpers/tmp';
+import { unwritableDir } from '../helpers/unprivileged';
 import { LocalCa } from './local-ca';
 
 /** stdout and stderr together (pkcs12 -info reports the MAC and bag types on stderr); throws on failure. */
@@ -104,4 +106,43 @@ test('zip holds the four PEM files, and the PFX when a password is given', async
   const noPfx = path.join(dir, 'nopfx.zip');
   await exportCertificate(src, { format: 'zip', out: noPfx });
   assert.equal(execFileSync('unzip', ['-Z1', noPfx], { encoding: 'utf8' }).trim().split('\n').length, 4);
+});
+
+// --out is the user's own path: its errors name it and ask for another --out, never another
+// --data-dir, and never show the temporary file written next to it.
+test('a file in the way of --out: the error says so and asks for another --out path', async () => {
+  const src = ecCertificate('P-256');
+  const file = path.join(tmpDir(), 'taken');
+  writeFileSync(file, 'not a directory');
+  for (const req of [
+    { format: 'pem' as const, out: file },
+    { format: 'pfx' as const, out: path.join(file, 'site.pfx'), password: 'pw' },
+  ]) {
+    await assert.rejects(exportCertificate(src, req), (e: HomeportError) => {
+      assert.equal(e.code, 'export.in-the-way');
+      assert.equal(e.toLine(), `Cannot write ${req.out}: a file stands where a directory is needed. Fix: Choose another --out path, or move that file away.`);
+      return true;
+    });
+  }
+});
+
+test('--out where no file can be created: a plain message naming it, without the temporary file', { skip: process.platform !== 'linux' && 'needs /proc' }, async () => {
+  await assert.rejects(exportCertificate(ecCertificate('P-256'), { format: 'pfx', out: '/proc/site.pfx', password: 'pw' }), (e: HomeportError) => {
+    assert.equal(e.toLine(), 'Cannot create /proc/site.pfx (ENOENT). Fix: Choose another --out path, e.g. in your home directory.');
+    return true;
+  });
+});
+
+test('--out in a directory this user may not write: a plain message with the fix', async () => {
+  // Root ignores file modes: under root (CI) the export runs as nobody, for real.
+  const { dir, spawnAs } = unwritableDir();
+  const out = path.join(dir, 'site.zip');
+  const source = path.join(tmpDir(), 'source.json');
+  writeFileSync(source, JSON.stringify(ecCertificate('P-256')));
+  chmodSync(path.dirname(source), 0o755);
+  const script = `require(${JSON.stringify(path.join(repoRoot, 'dist', 'main', 'engine', 'certs', 'export.js'))})
+    .exportCertificate(JSON.parse(require('fs').readFileSync(${JSON.stringify(source)}, 'utf8')), { format: 'zip', out: ${JSON.stringify(out)} })
+    .then(() => console.log('written'), (e) => console.log(e.toLine()));`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', ...spawnAs });
+  assert.equal(r.stdout.trim(), `This user may not write ${out}. Fix: Choose another --out path, e.g. in your home directory.`, r.stderr);
 });

@@ -73,10 +73,10 @@ test('exit 2 when the check cannot run: unreachable resolver, bad arguments, unk
   assert.equal(JSON.parse(dead.stdout).error.code, 'preflight.dns-unreachable');
   const badIp = await check(['www.example.com', ...(await base()), '--public-ip', 'not-an-ip']);
   assert.equal(badIp.code, 2);
-  assert.match(badIp.stderr, /"not-an-ip" is not an IP address\. Fix: Give --public-ip as an IPv4 or IPv6 address/);
+  assert.match(badIp.stderr, /--public-ip "not-an-ip" is not valid\. Fix: Give IPv4 or IPv6 addresses/);
   const badCa = await check(['www.example.com', ...(await base()), '--ca', 'nonsense']);
   assert.equal(badCa.code, 2);
-  assert.match(badCa.stderr, /"nonsense" is neither a known CA nor a URL/);
+  assert.match(badCa.stderr, /--ca "nonsense" is not valid\. Fix: Use one of letsencrypt, /);
 });
 
 test('--ca URL reads the directory; --dry-run validates for real at Pebble and issues nothing', async () => {

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../atomic-file';
 import { HomeportError } from '../errors';
-import { fsError } from './fs-error';
+import { outPathError } from './fs-error';
 import { buildPkcs12 } from './pkcs12';
 
 /**
@@ -42,7 +42,7 @@ export async function exportCertificate(src: ExportSource, req: ExportRequest): 
           written.push(file);
         }
       } catch (e) {
-        throw fsError(e, req.out);
+        throw outPathError(e, req.out);
       }
       return written;
     }
@@ -90,6 +90,6 @@ async function writeOut(file: string, data: Buffer): Promise<void> {
     }
     await writeFileAtomic(file, data, { mode: 0o600 });
   } catch (e) {
-    throw fsError(e, path.dirname(file));
+    throw outPathError(e, file);
   }
 }

@@ -21,3 +21,32 @@ export function fsError(e: unknown, where: string): HomeportError {
   }
   return new HomeportError('data.io', `Homeport could not use ${where}: ${(e as Error).message ?? String(e)}.`, { cause: e });
 }
+
+/**
+ * The same failures for an export's --out path. The user chose that path, so the fix is
+ * another --out, not another data directory; the message names only `out`, never the
+ * temporary file written next to it.
+ */
+export function outPathError(e: unknown, out: string): HomeportError {
+  if (e instanceof HomeportError) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new HomeportError('export.unwritable', `This user may not write ${out}${code === 'EROFS' ? ': the file system is read-only' : ''}.`, {
+      fix: 'Choose another --out path, e.g. in your home directory.',
+      cause: e,
+    });
+  }
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new HomeportError('export.disk-full', `The disk holding ${out} is full.`, { fix: 'Free some space, or choose another --out path.', cause: e });
+  }
+  if (code === 'ENOTDIR' || code === 'EEXIST') {
+    return new HomeportError('export.in-the-way', `Cannot write ${out}: a file stands where a directory is needed.`, {
+      fix: 'Choose another --out path, or move that file away.',
+      cause: e,
+    });
+  }
+  return new HomeportError('export.io', `Cannot create ${out}${code ? ` (${code})` : ''}.`, {
+    fix: 'Choose another --out path, e.g. in your home directory.',
+    cause: e,
+  });
+}
