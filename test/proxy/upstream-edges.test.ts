@@ -45,11 +45,13 @@ test('a reset is retried only for methods that may be repeated: a bodiless POST 
   assert.deepEqual(seen, ['POST', 'PATCH', 'DELETE', 'DELETE']);
 });
 
-test('103 Early Hints pass on to HTTP/1.1 and HTTP/2 clients, then the real answer', async () => {
+test('103 Early Hints pass on to HTTP/1.1 and HTTP/2 clients, then the real answer; never to HTTP/1.0', async () => {
   const up = await startUpstream((_req, res) => {
-    res.writeEarlyHints({ link: '</app.css>; rel=preload; as=style' });
+    // Two Link lines, the first with two links (as Node's own writeEarlyHints sends a list).
+    res.socket!.write('HTTP/1.1 103 Early Hints\r\nLink: </app.css>; rel=preload; as=style, </app.js>; rel=preload; as=script\r\nLink: </font.woff2>; rel=preload; as=font; crossorigin\r\n\r\n');
     setTimeout(() => res.end('page'), 20);
   });
+  const links = /<\/app\.css>; rel=preload; as=style, <\/app\.js>; rel=preload; as=script, <\/font\.woff2>; rel=preload; as=font; crossorigin/;
   const p = await startProxy([{ host: 'hints.test', upstreams: [up.url] }]);
   p.table.activate(ca.issue('hints', ['hints.test']));
 
@@ -67,7 +69,8 @@ test('103 Early Hints pass on to HTTP/1.1 and HTTP/2 clients, then the real answ
     req.write('GET / HTTP/1.1\r\nhost: hints.test\r\nconnection: close\r\n\r\n');
   });
   assert.equal(h1.hints.length, 1);
-  assert.match(h1.hints[0]!, /link: <\/app\.css>; rel=preload; as=style/i);
+  assert.match(h1.hints[0]!, /^link: /i);
+  assert.match(h1.hints[0]!, links);
   assert.equal(h1.status, 200);
   assert.match(h1.body, /page/);
 
@@ -88,12 +91,20 @@ test('103 Early Hints pass on to HTTP/1.1 and HTTP/2 clients, then the real answ
     });
     assert.equal(h2.interim.length, 1);
     assert.equal(h2.interim[0]![':status'], 103);
-    assert.match(String(h2.interim[0]!.link), /<\/app\.css>/);
+    assert.match(String(h2.interim[0]!.link), links);
     assert.equal(h2.status, 200);
     assert.equal(h2.body, 'page');
   } finally {
     session.close();
   }
+
+  const old = await rawTls(p.httpsPort, 'hints.test');
+  let text = '';
+  old.on('data', (d: Buffer) => (text += d.toString()));
+  old.write('GET / HTTP/1.0\r\nhost: hints.test\r\n\r\n');
+  await new Promise((r) => old.once('close', r));
+  assert.match(text, /^HTTP\/1\.1 200 /, 'an HTTP/1.0 client gets the answer without a 103 before it');
+  assert.match(text, /page$/);
 });
 
 test('the 502 page names the route and what went wrong, not the upstream\'s address; the access log has it all', async () => {
@@ -212,4 +223,61 @@ test('a visitor who leaves during the password check: nothing is forwarded, the 
   await until('the request is counted', () => stats().requests === 1);
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(reached, 0, 'the upstream never got a request nobody would read');
+});
+
+test('quiet WebSocket tunnels outlive the idle timeout over HTTP/1.1 and HTTP/2; an idle HTTP/2 session without one still closes', async () => {
+  const up = await slowWebSocketUpstream(0);
+  const idleTimeoutMs = 300;
+  const p = await startProxy([{ host: 'ws.test', upstreams: [up.url] }], { settings: { idleTimeoutMs } });
+  p.table.activate(ca.issue('ws-idle', ['ws.test']));
+
+  const client = await rawTls(p.httpsPort, 'ws.test');
+  let answer = '';
+  client.on('data', (d: Buffer) => (answer += d.toString()));
+  client.write(UPGRADE);
+  await until('the HTTP/1.1 tunnel is open', () => answer.startsWith('HTTP/1.1 101'));
+
+  const tunnelSession = http2.connect(`https://127.0.0.1:${p.httpsPort}`, { servername: 'ws.test', ca: ca.caPem });
+  const idleSession = http2.connect(`https://127.0.0.1:${p.httpsPort}`, { servername: 'ws.test', ca: ca.caPem });
+  try {
+    await new Promise<void>((r) => tunnelSession.once('remoteSettings', () => r()));
+    const stream = tunnelSession.request({ ':method': 'CONNECT', ':protocol': 'websocket', ':path': '/socket', ':scheme': 'https', ':authority': 'ws.test', 'sec-websocket-version': '13' });
+    stream.on('error', () => {});
+    const status = await new Promise((r) => stream.once('response', (h) => r(h[':status'])));
+    assert.equal(status, 200);
+    const idleClosed = new Promise((r) => idleSession.once('close', r));
+    idleSession.request({ ':path': '/none', ':authority': 'nothing.test' }).on('error', () => {}).resume().end();
+
+    await new Promise((r) => setTimeout(r, idleTimeoutMs * 4));
+    assert.ok(!client.destroyed, 'the HTTP/1.1 tunnel is open');
+    assert.ok(!stream.destroyed && !tunnelSession.destroyed, 'the HTTP/2 tunnel is open');
+    assert.ok(!up.isClosed(0) && !up.isClosed(1), 'both upstream connections are open');
+    assert.equal(p.proxy.stats().find((s) => s.route === 'ws.test')!.openUpgrades, 2);
+    await idleClosed;
+  } finally {
+    client.destroy();
+    tunnelSession.destroy();
+    idleSession.destroy();
+  }
+});
+
+test('OPTIONS * is answered by the proxy, which names the methods it passes on', async () => {
+  let reached = 0;
+  const up = await startUpstream((_req, res) => {
+    reached++;
+    res.end();
+  });
+  const entries: AccessEntry[] = [];
+  const p = await startProxy([{ host: 'opt.test', upstreams: [up.url] }], { extra: { log: (e) => entries.push(e) } });
+  p.table.activate(ca.issue('opt', ['opt.test']));
+  const client = await rawTls(p.httpsPort, 'opt.test');
+  let answer = '';
+  client.on('data', (d: Buffer) => (answer += d.toString()));
+  client.write('OPTIONS * HTTP/1.1\r\nhost: opt.test\r\nconnection: close\r\n\r\n');
+  await new Promise((r) => client.once('close', r));
+  assert.match(answer, /^HTTP\/1\.1 204 /);
+  assert.match(answer, /\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE\r\n/i);
+  assert.equal(reached, 0);
+  await until('the request is logged', () => entries.length === 1);
+  assert.equal(entries[0]!.status, 204);
 });

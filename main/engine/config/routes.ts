@@ -1,7 +1,7 @@
 import { BlockList } from 'node:net';
 import { z } from 'zod';
 import { addCidr, parseUpstream } from '../proxy/addresses';
-import { routingTarget } from '../proxy/request-path';
+import { prefixKey, routingTarget } from '../proxy/request-path';
 
 // Proxy workers need these without zod (each worker would carry it for nothing).
 export { addCidr, parseUpstream, type Upstream } from '../proxy/addresses';
@@ -122,13 +122,19 @@ export const RouteSchema = z
 export type RouteConfig = z.infer<typeof RouteSchema>;
 export type RouteInput = z.input<typeof RouteSchema>;
 
-/** The list of routes: one route per host + path prefix. */
+/**
+ * The list of routes: one route per host + path prefix as routing compares it (request-path.ts:
+ * case and escapes do not count, `/` is no prefix), or the later one would never be used.
+ */
 export const RoutesSchema = z.array(RouteSchema).superRefine((routes, ctx) => {
-  const seen = new Set<string>();
+  const seen = new Map<string, string>();
   routes.forEach((r, i) => {
-    const key = `${r.host}${r.pathPrefix ?? ''}`;
-    if (seen.has(key)) ctx.addIssue({ code: 'custom', path: [i, 'host'], message: `two routes for ${key}: keep one` });
-    seen.add(key);
+    const name = `${r.host}${r.pathPrefix ?? ''}`;
+    const key = `${r.host}${prefixKey(r.pathPrefix)}`;
+    const first = seen.get(key);
+    if (first === undefined) return void seen.set(key, name);
+    const same = first === name ? `two routes for ${name}` : `the routes for ${first} and ${name} take the same requests (paths are matched ignoring case, escapes and a lone "/")`;
+    ctx.addIssue({ code: 'custom', path: [i, 'host'], message: `${same}: keep one` });
   });
 });
 

@@ -47,6 +47,8 @@ export type FromWorker =
   /** A handshake for a held certificate waits for the primary's answer (its engine holds the clock). */
   | { type: 'hold'; id: string; seq: number }
   | { type: 'ack'; seq: number }
+  /** A problem for the operator, e.g. the access log cannot be written. */
+  | { type: 'notice'; line: string }
   | { type: 'stats'; id: number; stats: RouteStats[] };
 
 /** A change of the challenge answers, as the primary relays it to its workers. */
@@ -127,6 +129,8 @@ export interface ClusterOptions {
   handshakeHold?: HandshakeHold;
   /** This process's access log; workers append to settings.accessLog themselves. */
   log?: AccessLogger;
+  /** Where the helpers' notices go. */
+  notice?: (line: string) => void;
 }
 
 /**
@@ -193,6 +197,7 @@ export class ProxyCluster {
     const w = fork(path.join(__dirname, 'worker.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.workers[slot] = w;
     w.on('message', (m: FromWorker) => {
+      if (m.type === 'notice') return this.opts.notice?.(m.line);
       if (m.type !== 'hold') return;
       const reply = () => this.sendTo(w, { type: 'hold-done', seq: m.seq });
       const wait = this.opts.handshakeHold?.(m.id);

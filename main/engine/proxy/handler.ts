@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Http2ServerRequest, Http2ServerResponse, Http2Session, Http2Stream } from 'node:http2';
 import type { Duplex, Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { isIP } from 'node:net';
@@ -27,6 +27,9 @@ export interface HandlerState {
 
 /** RFC 9110 §9.2.2: a request with one of these methods may be sent again. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/** `OPTIONS *`: the methods passed on to upstreams (CONNECT is refused, being no forward proxy). */
+const SERVER_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE';
 
 /** Errors that mean "this upstream did not get the request": safe to try another. */
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOENT', 'EAI_AGAIN', 'ENOTFOUND', 'UPSTREAM_CONNECT_TIMEOUT']);
@@ -82,10 +85,15 @@ export class RequestHandler {
     if (!host || !rawHost) {
       return this.reject(req, res, proto, start, 400, 'Bad request', 'The request has no valid Host header.');
     }
-    if (url.charCodeAt(0) !== 47 /* / */ && !(url === '*' && req.method === 'OPTIONS')) {
-      if (!(isH2 && req.method === 'CONNECT')) {
-        return this.reject(req, res, proto, start, 400, 'Bad request', 'Homeport only serves its own sites; it is not a forward proxy.');
-      }
+    if (url === '*' && req.method === 'OPTIONS') {
+      // No upstream takes `*` as a path (it would be a 502): the proxy speaks for itself.
+      res.writeHead(204, { allow: SERVER_METHODS });
+      this.track(req, res, proto, start, undefined);
+      res.end();
+      return;
+    }
+    if (url.charCodeAt(0) !== 47 /* / */ && !(isH2 && req.method === 'CONNECT')) {
+      return this.reject(req, res, proto, start, 400, 'Bad request', 'Homeport only serves its own sites; it is not a forward proxy.');
     }
     const routing = routingTarget(url);
     if (!routing) return this.reject(req, res, proto, start, 400, 'Bad request', 'The request path is malformed or ambiguous.');
@@ -99,7 +107,7 @@ export class RequestHandler {
       const port = httpsPort === 443 ? '' : `:${httpsPort}`;
       const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
       res.writeHead(req.method === 'GET' || req.method === 'HEAD' ? 301 : 308, {
-        location: `https://${bracketed}${port}${url === '*' ? '/' : url}`,
+        location: `https://${bracketed}${port}${url}`,
         'content-length': 0,
       });
       this.track(req, res, proto, start, route);
@@ -202,7 +210,7 @@ export class RequestHandler {
           // An interim answer: Early Hints pass on (the page can start loading its assets),
           // 100 Continue was given here already; the final answer follows.
           if (status < 200) {
-            if (status === 103) passEarlyHints(res, headersFromRaw(raw));
+            if (status === 103) passEarlyHints(req, res, raw);
             return true;
           }
           answered = true;
@@ -420,6 +428,12 @@ export class RequestHandler {
     client.once('close', () => this.tunnels.delete(client));
   }
 
+  /** Whether an HTTP/2 session has a WebSocket tunnel open on one of its streams. */
+  carriesTunnel(session: Http2Session): boolean {
+    for (const t of this.tunnels) if ((t as Partial<Http2Stream>).session === session) return true;
+    return false;
+  }
+
   /** Closes every WebSocket tunnel: they never finish on their own, so a drain does not wait for them. */
   closeTunnels(): void {
     for (const t of this.tunnels) t.destroy();
@@ -512,9 +526,19 @@ function upstreamErrorCode(e: NodeJS.ErrnoException): string {
   }
 }
 
-function passEarlyHints(res: Res, headers: http.IncomingHttpHeaders): void {
-  const link = headers.link;
-  if (!link || res.headersSent) return;
+/**
+ * The upstream's 103 as Node sends one: a list of single links (it refuses a joined list),
+ * each Link line split where a new `<…>` starts. Never to HTTP/1.0, which has no 1xx
+ * answers (RFC 9110 §15.2).
+ */
+function passEarlyHints(req: Req, res: Res, raw: Buffer[] | string[] | null): void {
+  if (res.headersSent || (req.httpVersionMajor === 1 && req.httpVersionMinor === 0)) return;
+  const link: string[] = [];
+  for (let i = 0; raw && i < raw.length; i += 2) {
+    if (raw[i]!.toString().toLowerCase() !== 'link') continue;
+    for (const one of raw[i + 1]!.toString('latin1').split(/,(?=\s*<)/)) if (one.trim()) link.push(one.trim());
+  }
+  if (link.length === 0) return;
   try {
     res.writeEarlyHints({ link });
   } catch {

@@ -128,7 +128,6 @@ export function createHttpsServers(
     maxSessionMemory: 32,
     maxHeaderListPairs: 256,
   });
-  h2.setTimeout(settings.idleTimeoutMs);
   h2.on('request', (req, res) => handler.handle(req, res, 'https', httpsPort()));
   // Extended CONNECT (RFC 8441 WebSockets) arrives as 'connect', not 'request'.
   h2.on('connect', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => handler.handle(req, res, 'https', httpsPort()));
@@ -136,6 +135,12 @@ export function createHttpsServers(
   h2.on('session', (s) => {
     sessions.add(s);
     s.once('close', () => sessions.delete(s));
+    // Node would end an idle session with every stream on it, a quiet WebSocket tunnel too
+    // (which an HTTP/1.1 upgrade survives): such a session is only looked at again later.
+    s.setTimeout(settings.idleTimeoutMs, function idle() {
+      if (handler.carriesTunnel(s)) s.setTimeout(settings.idleTimeoutMs, idle);
+      else s.destroy();
+    });
   });
   h2.on('sessionError', () => {});
 

@@ -37,6 +37,14 @@ export function routingTarget(url: string): RoutingTarget | undefined {
 }
 
 /**
+ * A route's path prefix as routing compares it, `/` for none: two routes of a host with the
+ * same key would take the same requests.
+ */
+export function prefixKey(pathPrefix: string | undefined): string {
+  return (pathPrefix && routingTarget(pathPrefix)?.key) || '/';
+}
+
+/**
  * `forward` without a route's `prefix` (as a key), for a route that strips it; undefined when
  * no leading run of its segments reads as the prefix, as when only an encoded slash made the
  * key match (`/grafana%2Fx`): what to strip is then anyone's guess.

@@ -2,6 +2,7 @@ import { HomeportError } from '../errors';
 import { loadConfig, updateConfig } from '../config/file';
 import { RouteSchema, describeIssues, normalizeHost, type RouteConfig, type RouteInput } from '../config/routes';
 import { hashPassword } from './basic-auth';
+import { prefixKey } from './request-path';
 
 /** What `homeport route add` asks for, before passwords are hashed. */
 export interface RouteRequest {
@@ -19,8 +20,9 @@ export interface RouteRequest {
   allow?: string[];
 }
 
+/** The same requests reach both (see RoutesSchema), so adding one replaces the other. */
 function sameRoute(a: { host: string; pathPrefix?: string }, host: string, pathPrefix: string | undefined): boolean {
-  return a.host === host && (a.pathPrefix ?? '') === (pathPrefix ?? '');
+  return a.host === host && prefixKey(a.pathPrefix) === prefixKey(pathPrefix);
 }
 
 /**
@@ -81,7 +83,7 @@ export async function removeRoute(dataDir: string, host: string, pathPrefix?: st
   const prefix = pathPrefix && pathPrefix.length > 1 ? pathPrefix.replace(/\/+$/, '') : pathPrefix;
   let removed: RouteConfig[] = [];
   await updateConfig(dataDir, (config) => {
-    removed = config.routes.filter((r) => r.host === name && (prefix === undefined || (r.pathPrefix ?? '') === prefix));
+    removed = config.routes.filter((r) => (prefix === undefined ? r.host === name : sameRoute(r, name, prefix)));
     if (removed.length === 0) {
       const known = config.routes.map((r) => `${r.host}${r.pathPrefix ?? ''}`).join(', ') || 'none';
       throw new HomeportError('route.not-found', `There is no route for ${name}${prefix ?? ''}.`, {

@@ -3,7 +3,7 @@ import type { RouteConfig } from '../config/routes';
 import { addCidr } from './addresses';
 import type { Clock } from '../clock';
 import { BasicAuth } from './basic-auth';
-import { routingTarget, stripPrefix } from './request-path';
+import { prefixKey, stripPrefix } from './request-path';
 import { RouteCounters } from './stats';
 import { AgentCache, UpstreamPool, agentKey } from './upstream-pool';
 
@@ -28,9 +28,8 @@ function hstsHeader(hsts: RouteConfig['hsts']): string | undefined {
 }
 
 function routingPrefix(pathPrefix: string | undefined): string | undefined {
-  // RouteSchema accepts only prefixes that have a key.
-  const key = pathPrefix && routingTarget(pathPrefix)!.key;
-  return key && key !== '/' ? key : undefined;
+  const key = prefixKey(pathPrefix);
+  return key !== '/' ? key : undefined;
 }
 
 /** `/a` matches `/a`, `/a/…` and `/a?…`, not `/ab`. */

@@ -1,7 +1,7 @@
-import { watch, type FSWatcher } from 'node:fs';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
 import * as path from 'node:path';
 import { ChallengeStore } from '../acme/challenges';
-import { loadConfig } from '../config/file';
+import { configPath, loadConfig } from '../config/file';
 import type { ProxySettings } from '../config/routes';
 import { HomeportError } from '../errors';
 import { fileAccessLog } from './access-log';
@@ -70,7 +70,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
   const handshakeHold = (id: string) => engine?.handshakeHold(id);
   let proxy: Proxy | ProxyCluster;
   let challenges: ChallengeStore;
-  const log = accessLog ? fileAccessLog(accessLog) : undefined;
+  const log = accessLog ? fileAccessLog(accessLog, { notice }) : undefined;
   const closeLog = log?.close;
   if (settings.workers > 1) {
     const store = new BroadcastChallengeStore();
@@ -86,6 +86,7 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
       challenges: store,
       handshakeHold,
       log: log?.log,
+      notice,
     });
   } else {
     challenges = new ChallengeStore();
@@ -137,10 +138,18 @@ export async function startServing(opts: ServeOptions): Promise<Serving> {
     }
   }
 
+  let routeCount = config.routes.length;
   const reloadRoutes = async () => {
     try {
       const next = await loadConfig(opts.dataDir);
+      // A missing file reads as the defaults, without a route: a config.json moved aside for
+      // a moment (an editor's save by rename, git stash) must not take every site down.
+      if (!existsSync(configPath(opts.dataDir))) {
+        notice(`config.json is missing; keeping ${routeCount} route${routeCount === 1 ? '' : 's'}`);
+        return;
+      }
       proxy.setRoutes(next.routes);
+      routeCount = next.routes.length;
       notice(`Routes reloaded: ${next.routes.length} route${next.routes.length === 1 ? '' : 's'}`);
     } catch (e) {
       notice(`config.json changed but was not applied: ${e instanceof HomeportError ? e.toLine() : (e as Error).message}`);

@@ -49,7 +49,7 @@ process.on('message', (m: ToWorker, socket?: net.Server) => {
       table.setDefault(m.defaultCertificate);
       for (const c of m.challenges) applyChallenge(c);
       held = new Set(m.holds);
-      const log = m.settings.accessLog ? fileAccessLog(m.settings.accessLog) : undefined;
+      const log = m.settings.accessLog ? fileAccessLog(m.settings.accessLog, { notice: (line) => send({ type: 'notice', line }) }) : undefined;
       closeLog = log?.close;
       try {
         proxy = new ProxyServer({
