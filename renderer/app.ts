@@ -12,6 +12,12 @@ export interface Ctx {
   toast(text: string, tone?: 'info' | 'good' | 'bad'): void;
   /** Engine events for the view on screen; dropped when the view changes. */
   onEvent(listener: (e: ApiEvent) => void): void;
+  /**
+   * The overview was read again. Views update what shows it in place rather than being
+   * rebuilt, which would drop half-typed input and cut off an action still running.
+   * Dropped when the view changes.
+   */
+  onRefresh(listener: () => void): void;
 }
 
 /** Shows an error the way the engine phrased it: what happened, then the fix. */
@@ -22,6 +28,25 @@ export function errorBox(e: unknown): HTMLElement {
     err.fix ? h('p', {}, err.fix) : null,
     h('p', { class: 'muted small' }, `Code: ${err.code}`),
   );
+}
+
+/**
+ * Shows a failed call in `status`. When the engine names the input at fault (`names.0`,
+ * `ctMargins.renewalSeconds`), the field registered under the longest prefix of that path is
+ * marked and focused: the fix of an input error tells the user to correct the highlighted field.
+ */
+export function showError(status: HTMLElement, e: unknown, fields: Record<string, HTMLElement> = {}): void {
+  status.replaceChildren(errorBox(e));
+  const path = e instanceof UiError && e.field ? e.field.split('.') : [];
+  for (let n = path.length; n > 0; n--) {
+    const key = path.slice(0, n).join('.');
+    const field = Object.hasOwn(fields, key) ? fields[key] : undefined;
+    if (!field) continue;
+    field.setAttribute('aria-invalid', 'true');
+    field.addEventListener('input', () => field.removeAttribute('aria-invalid'), { once: true });
+    field.focus();
+    return;
+  }
 }
 
 /**

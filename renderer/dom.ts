@@ -37,6 +37,21 @@ export function mount(target: Element, ...children: (Child | Child[])[]): void {
   append(target, children);
 }
 
+/**
+ * Like mount, but a node already in `target` that comes again stays where it is rather than
+ * being detached and put back: a focused input keeps its focus and caret, and a pending
+ * action still reports into elements on the page.
+ */
+export function patch(target: Element, ...children: (Child | Child[])[]): void {
+  const next = children.flat().flatMap((c) => (c === null || c === undefined || c === false ? [] : [typeof c === 'object' ? c : document.createTextNode(String(c))]));
+  for (const old of [...target.childNodes]) if (!next.includes(old)) old.remove();
+  let at = target.firstChild;
+  for (const node of next) {
+    if (node === at) at = node.nextSibling;
+    else target.insertBefore(node, at);
+  }
+}
+
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;

@@ -17,6 +17,7 @@ const pill = document.getElementById('status')!;
 
 let overview: Overview;
 let viewListeners: ((e: ApiEvent) => void)[] = [];
+let refreshListeners: (() => void)[] = [];
 
 const ctx: Ctx = {
   client,
@@ -26,7 +27,7 @@ const ctx: Ctx = {
   async refresh() {
     overview = await client.overview();
     updatePill();
-    if (currentRoute().redrawOnRefresh) render();
+    for (const l of refreshListeners) l();
   },
   go(hash) {
     if (location.hash === hash) render();
@@ -40,26 +41,28 @@ const ctx: Ctx = {
   onEvent(listener) {
     viewListeners.push(listener);
   },
+  onRefresh(listener) {
+    refreshListeners.push(listener);
+  },
 };
 
 interface Route {
   view: () => HTMLElement;
-  /** Views with forms in progress keep their state when the overview changes. */
-  redrawOnRefresh: boolean;
   nav: string;
 }
 
 function currentRoute(): Route {
   const hash = location.hash || (overview.setUp ? '#/' : '#/wizard');
   const cert = /^#\/cert\/(.+)$/.exec(hash);
-  if (cert) return { view: () => detail(ctx, decodeURIComponent(cert[1]!)), redrawOnRefresh: true, nav: '#/' };
-  if (hash === '#/wizard') return { view: () => wizard(ctx), redrawOnRefresh: false, nav: '#/wizard' };
-  if (hash === '#/settings') return { view: () => settings(ctx), redrawOnRefresh: false, nav: '#/settings' };
-  return { view: () => dashboard(ctx), redrawOnRefresh: true, nav: '#/' };
+  if (cert) return { view: () => detail(ctx, decodeURIComponent(cert[1]!)), nav: '#/' };
+  if (hash === '#/wizard') return { view: () => wizard(ctx), nav: '#/wizard' };
+  if (hash === '#/settings') return { view: () => settings(ctx), nav: '#/settings' };
+  return { view: () => dashboard(ctx), nav: '#/' };
 }
 
 function render(): void {
   viewListeners = [];
+  refreshListeners = [];
   const route = currentRoute();
   for (const a of nav.querySelectorAll('a')) a.classList.toggle('current', a.getAttribute('href') === route.nav);
   mount(root, route.view());

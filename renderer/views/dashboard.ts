@@ -1,32 +1,42 @@
 import type { CertificateSummary, RouteView } from '../../main/api/contract';
-import { errorBox, liveCountdown, type Ctx } from '../app.js';
-import { h, relative } from '../dom.js';
+import { errorBox, liveCountdown, showError, type Ctx } from '../app.js';
+import { h, patch, relative } from '../dom.js';
 import { pendingReadiness, stateBadge } from './common.js';
 
 export function dashboard(ctx: Ctx): HTMLElement {
-  const { certificates, routes, proxy } = ctx.overview;
-  const now = Date.now();
-  return h('main', { class: 'page', 'data-view': 'dashboard' },
-    h('header', { class: 'page-head' },
-      h('h1', {}, 'Certificates'),
-      h('button', { class: 'primary', onclick: () => ctx.go('#/wizard') }, 'Add certificate'),
-    ),
-    certificates.length === 0
-      ? h('div', { class: 'empty' }, h('p', {}, 'No certificates yet.'), h('button', { class: 'primary', onclick: () => ctx.go('#/wizard') }, 'Get your first certificate'))
-      : h('ul', { class: 'cards' }, certificates.map((c) => certCard(c, now))),
-    h('header', { class: 'page-head' },
-      h('h2', {}, 'Proxy routes'),
-      proxy.running ? h('span', { class: 'muted small', 'data-proxy': 'running' }, `Serving on ports ${proxy.httpPort} and ${proxy.httpsPort}`) : null,
-    ),
-    !proxy.running && proxy.problem
-      ? h('div', { class: 'callout bad', 'data-proxy': 'stopped' },
-          h('strong', {}, `The proxy is not running: ${proxy.problem.message}`),
-          proxy.problem.fix ? h('p', {}, proxy.problem.fix) : null,
-          h('p', { class: 'muted small' }, 'Certificates are still issued and renewed. Change the ports in Settings, then restart Homeport.'),
-        )
-      : null,
-    routesTable(ctx, routes),
+  const head = h('header', { class: 'page-head' },
+    h('h1', {}, 'Certificates'),
+    h('button', { class: 'primary', onclick: () => ctx.go('#/wizard') }, 'Add certificate'),
   );
+  const page = h('main', { class: 'page', 'data-view': 'dashboard' });
+  const routes = h('section', { class: 'routes' });
+  const form = routeForm(ctx);
+  const draw = () => {
+    const { certificates, proxy } = ctx.overview;
+    const now = Date.now();
+    patch(page,
+      head,
+      certificates.length === 0
+        ? h('div', { class: 'empty' }, h('p', {}, 'No certificates yet.'), h('button', { class: 'primary', onclick: () => ctx.go('#/wizard') }, 'Get your first certificate'))
+        : h('ul', { class: 'cards' }, certificates.map((c) => certCard(c, now))),
+      h('header', { class: 'page-head' },
+        h('h2', {}, 'Proxy routes'),
+        proxy.running ? h('span', { class: 'muted small', 'data-proxy': 'running' }, `Serving on ports ${proxy.httpPort} and ${proxy.httpsPort}`) : null,
+      ),
+      !proxy.running && proxy.problem
+        ? h('div', { class: 'callout bad', 'data-proxy': 'stopped' },
+            h('strong', {}, `The proxy is not running: ${proxy.problem.message}`),
+            proxy.problem.fix ? h('p', {}, proxy.problem.fix) : null,
+            h('p', { class: 'muted small' }, 'Certificates are still issued and renewed. Change the ports in Settings, then restart Homeport.'),
+          )
+        : null,
+      routes,
+    );
+    patch(routes, routesTable(ctx, ctx.overview.routes, form.status), form.form, form.status);
+  };
+  draw();
+  ctx.onRefresh(draw);
+  return page;
 }
 
 function certCard(cert: CertificateSummary, now: number): HTMLElement {
@@ -55,7 +65,8 @@ function certCard(cert: CertificateSummary, now: number): HTMLElement {
   );
 }
 
-function routesTable(ctx: Ctx, routes: RouteView[]): HTMLElement {
+/** The form to add a route; it outlives redraws of the table, so what is typed stays. */
+function routeForm(ctx: Ctx): { form: HTMLFormElement; status: HTMLElement } {
   const host = h('input', { name: 'host', placeholder: 'jellyfin.example.com', 'aria-label': 'Host', required: true });
   const upstream = h('input', { name: 'upstream', placeholder: 'http://192.168.1.20:8096', 'aria-label': 'Upstream', required: true });
   const status = h('div', { class: 'form-status' });
@@ -64,36 +75,38 @@ function routesTable(ctx: Ctx, routes: RouteView[]): HTMLElement {
     status.replaceChildren();
     try {
       await ctx.client.addRoute({ host: host.value, upstreams: [upstream.value] });
+      form.reset();
       await ctx.refresh();
     } catch (err) {
-      status.replaceChildren(errorBox(err));
+      showError(status, err, { host, upstreams: upstream });
     }
   };
-  return h('section', { class: 'routes' },
-    routes.length === 0
-      ? h('p', { class: 'muted' }, 'No routes yet. Add one to serve a home service under its own name.')
-      : h('table', { class: 'table' },
-          h('thead', {}, h('tr', {}, h('th', {}, 'Host'), h('th', { class: 'opt' }, 'Upstream'), h('th', { class: 'num' }, 'Requests'), h('th', { class: 'num' }, 'Errors'), h('th', { class: 'num opt' }, 'p99'), h('th', {}))),
-          h('tbody', {}, routes.map((r) =>
-            h('tr', { 'data-route': r.host },
-              h('td', {}, r.host + (r.pathPrefix ?? ''), ...routeGuards(r)),
-              h('td', { class: 'mono small opt' }, r.upstreams.join(', ')),
-              h('td', { class: 'num' }, r.counters ? r.counters.requests.toLocaleString() : '–'),
-              h('td', { class: 'num' }, r.counters ? r.counters.errors.toLocaleString() : '–'),
-              h('td', { class: 'num opt' }, r.counters?.p99Ms !== undefined ? `${r.counters.p99Ms} ms` : '–'),
-              h('td', { class: 'num' }, h('button', { class: 'link', onclick: async () => {
-                try {
-                  await ctx.client.removeRoute({ host: r.host, pathPrefix: r.pathPrefix ?? '' });
-                  await ctx.refresh();
-                } catch (err) {
-                  status.replaceChildren(errorBox(err));
-                }
-              } }, 'Remove')),
-            ))),
-        ),
-    h('form', { class: 'inline-form', onsubmit: add }, host, upstream, h('button', { type: 'submit' }, 'Add route')),
-    status,
-  );
+  const form = h('form', { class: 'inline-form', onsubmit: add }, host, upstream, h('button', { type: 'submit' }, 'Add route'));
+  return { form, status };
+}
+
+function routesTable(ctx: Ctx, routes: RouteView[], status: HTMLElement): HTMLElement {
+  return routes.length === 0
+    ? h('p', { class: 'muted' }, 'No routes yet. Add one to serve a home service under its own name.')
+    : h('table', { class: 'table' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'Host'), h('th', { class: 'opt' }, 'Upstream'), h('th', { class: 'num' }, 'Requests'), h('th', { class: 'num' }, 'Errors'), h('th', { class: 'num opt' }, 'p99'), h('th', {}))),
+        h('tbody', {}, routes.map((r) =>
+          h('tr', { 'data-route': r.host },
+            h('td', {}, r.host + (r.pathPrefix ?? ''), ...routeGuards(r)),
+            h('td', { class: 'mono small opt' }, r.upstreams.join(', ')),
+            h('td', { class: 'num' }, r.counters ? r.counters.requests.toLocaleString() : '–'),
+            h('td', { class: 'num' }, r.counters ? r.counters.errors.toLocaleString() : '–'),
+            h('td', { class: 'num opt' }, r.counters?.p99Ms !== undefined ? `${r.counters.p99Ms} ms` : '–'),
+            h('td', { class: 'num' }, h('button', { class: 'link', onclick: async () => {
+              try {
+                await ctx.client.removeRoute({ host: r.host, pathPrefix: r.pathPrefix ?? '' });
+                await ctx.refresh();
+              } catch (err) {
+                status.replaceChildren(errorBox(err));
+              }
+            } }, 'Remove')),
+          ))),
+      );
 }
 
 /** What keeps visitors out, as badges: adding a route here never changes these. */

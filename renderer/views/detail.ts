@@ -1,19 +1,42 @@
 import type { CertificateDetail, ExportFormat, PolicyVerdict } from '../../main/api/contract';
-import { errorBox, liveCountdown, type Ctx } from '../app.js';
-import { dateTime, download, h, mount, relative } from '../dom.js';
+import { errorBox, liveCountdown, showError, type Ctx } from '../app.js';
+import { dateTime, download, h, mount, patch, relative } from '../dom.js';
 import { timeline } from '../timeline.js';
 import { icon, pendingReadiness, stateBadge } from './common.js';
 
+/** The parts with user input or a running action: built once, then kept in place by every redraw. */
+interface Kept {
+  exportPanel: HTMLElement;
+  renewalPanel: HTMLElement;
+  actions: HTMLElement;
+}
+
 export function detail(ctx: Ctx, name: string): HTMLElement {
   const page = h('main', { class: 'page', 'data-view': 'detail' }, h('p', { class: 'muted' }, 'Loading…'));
-  ctx.client.getCertificate({ name }).then(
-    (cert) => mount(page, ...render(ctx, cert)),
-    (err) => mount(page, h('a', { href: '#/' }, '← All certificates'), errorBox(err)),
-  );
+  const kept: Kept = {
+    exportPanel: exportSection(ctx, name),
+    renewalPanel: h('section', { class: 'panel' }),
+    actions: h('div', { class: 'actions start' }, renewButton(ctx, name), removeButton(ctx, name)),
+  };
+  // Events can come in bursts: only the newest answer is drawn, never an older one after it.
+  let loads = 0;
+  const load = () => {
+    const n = ++loads;
+    ctx.client.getCertificate({ name }).then(
+      (cert) => {
+        if (n === loads) patch(page, ...render(cert, kept));
+      },
+      (err) => {
+        if (n === loads) mount(page, h('a', { href: '#/' }, '← All certificates'), errorBox(err));
+      },
+    );
+  };
+  load();
+  ctx.onRefresh(load);
   return page;
 }
 
-function render(ctx: Ctx, cert: CertificateDetail): HTMLElement[] {
+function render(cert: CertificateDetail, kept: Kept): HTMLElement[] {
   const now = Date.now();
   const shown = cert.next ?? cert.current;
   const pending = pendingReadiness(cert, now);
@@ -54,12 +77,8 @@ function render(ctx: Ctx, cert: CertificateDetail): HTMLElement[] {
       : null,
     shown ? facts(cert, now) : null,
     ctSection(cert),
-    shown ? exportSection(ctx, cert) : null,
-    h('section', { class: 'panel' },
-      h('h2', {}, 'Renewal'),
-      h('p', {}, cert.renewAt ? `Homeport renews it ${relative(cert.renewAt, now)} (${dateTime(cert.renewAt)}).` : 'No renewal planned yet.'),
-      h('div', { class: 'actions start' }, renewButton(ctx, cert), removeButton(ctx, cert)),
-    ),
+    shown ? kept.exportPanel : null,
+    renewalPanel(cert, kept, now),
     cert.history.length > 0
       ? h('section', { class: 'panel' }, h('h2', {}, 'Earlier certificates'),
           h('table', { class: 'table' },
@@ -107,17 +126,26 @@ function ctSection(cert: CertificateDetail): HTMLElement {
   );
 }
 
-function exportSection(ctx: Ctx, cert: CertificateDetail): HTMLElement {
+function renewalPanel(cert: CertificateDetail, kept: Kept, now: number): HTMLElement {
+  patch(kept.renewalPanel,
+    h('h2', {}, 'Renewal'),
+    h('p', {}, cert.renewAt ? `Homeport renews it ${relative(cert.renewAt, now)} (${dateTime(cert.renewAt)}).` : 'No renewal planned yet.'),
+    kept.actions,
+  );
+  return kept.renewalPanel;
+}
+
+function exportSection(ctx: Ctx, name: string): HTMLElement {
   const status = h('div', { class: 'form-status' });
   const password = h('input', { type: 'password', name: 'pfx-password', placeholder: 'Password for PFX', autocomplete: 'new-password', 'aria-label': 'Password for PFX and zip' });
   const run = (format: ExportFormat) => async () => {
     status.replaceChildren();
     try {
-      const file = await ctx.client.exportCertificate({ name: cert.name, format, ...(password.value ? { password: password.value } : {}) });
+      const file = await ctx.client.exportCertificate({ name, format, ...(password.value ? { password: password.value } : {}) });
       download(file.filename, file.mime, file.base64);
       ctx.toast(`Saved ${file.filename}.`, 'good');
     } catch (err) {
-      status.replaceChildren(errorBox(err));
+      showError(status, err, { password });
     }
   };
   const btn = (format: ExportFormat, label: string, hint: string) =>
@@ -135,16 +163,17 @@ function exportSection(ctx: Ctx, cert: CertificateDetail): HTMLElement {
   );
 }
 
-function renewButton(ctx: Ctx, cert: CertificateDetail): HTMLElement {
+function renewButton(ctx: Ctx, name: string): HTMLElement {
   const status = h('div', { class: 'form-status' });
   const button = h('button', {
     onclick: async () => {
       button.disabled = true;
       status.replaceChildren(h('p', { class: 'muted' }, 'Renewing…'));
       try {
-        await ctx.client.renew({ name: cert.name, force: true });
+        await ctx.client.renew({ name, force: true });
+        status.replaceChildren();
         await ctx.refresh();
-        ctx.toast(`Renewed ${cert.name}.`, 'good');
+        ctx.toast(`Renewed ${name}.`, 'good');
       } catch (err) {
         status.replaceChildren(errorBox(err));
       } finally {
@@ -155,20 +184,20 @@ function renewButton(ctx: Ctx, cert: CertificateDetail): HTMLElement {
   return h('div', {}, button, status);
 }
 
-function removeButton(ctx: Ctx, cert: CertificateDetail): HTMLElement {
+function removeButton(ctx: Ctx, name: string): HTMLElement {
   const box = h('div', { class: 'remove' });
   const ask = () =>
     mount(box,
-      h('span', {}, `Stop managing ${cert.name}? Its files move to the "removed" folder of the data directory.`),
+      h('span', {}, `Stop managing ${name}? Its files move to the "removed" folder of the data directory.`),
       h('button', { class: 'danger', onclick: remove }, 'Remove'),
       h('button', { onclick: reset }, 'Cancel'),
     );
   const reset = () => mount(box, h('button', { class: 'link danger-text', onclick: ask }, 'Remove certificate…'));
   const remove = async () => {
     try {
-      await ctx.client.removeCertificate({ name: cert.name });
+      await ctx.client.removeCertificate({ name });
       await ctx.refresh();
-      ctx.toast(`${cert.name} removed.`, 'good');
+      ctx.toast(`${name} removed.`, 'good');
       ctx.go('#/');
     } catch (err) {
       mount(box, errorBox(err));

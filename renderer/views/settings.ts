@@ -1,5 +1,5 @@
 import type { Settings } from '../../main/api/contract';
-import { errorBox, type Ctx } from '../app.js';
+import { errorBox, showError, type Ctx } from '../app.js';
 import { h, mount } from '../dom.js';
 import { applyTheme } from '../theme.js';
 
@@ -53,7 +53,10 @@ function form(ctx: Ctx, s: Settings): HTMLElement[] {
       applyTheme(saved.theme);
       ctx.toast('Settings saved.', 'good');
     } catch (err) {
-      status.replaceChildren(errorBox(err));
+      showError(status, err, {
+        email, cas, httpPort, httpsPort, resolver, publicIps,
+        'ctMargins.firstIssuanceSeconds': firstMargin, 'ctMargins.renewalSeconds': renewalMargin,
+      });
     }
   };
 

@@ -1,5 +1,5 @@
 import type { ChallengeType, CheckStatus, PreflightCheck, PreflightReport, ServingPolicy } from '../../main/api/contract';
-import { errorBox, type Ctx } from '../app.js';
+import { showError, type Ctx } from '../app.js';
 import { h, mount } from '../dom.js';
 import { icon } from './common.js';
 
@@ -35,7 +35,7 @@ export function wizard(ctx: Ctx): HTMLElement {
         const report = await ctx.client.preflight({ names });
         checksStep(names, report);
       } catch (err) {
-        status.replaceChildren(errorBox(err));
+        showError(status, err, { names: input });
       }
     };
     mount(body,
@@ -87,13 +87,13 @@ export function wizard(ctx: Ctx): HTMLElement {
         }),
         h('div', { class: 'actions' },
           h('button', { onclick: () => namesStep(names.join(', ')) }, 'Back'),
-          h('button', { class: 'primary', disabled: !ready, onclick: () => issueStep(names) }, 'Continue'),
+          h('button', { class: 'primary', disabled: !ready, onclick: () => issueStep(names, certId(ctx, report)) }, 'Continue'),
         ),
       ),
     );
   };
 
-  const issueStep = (names: string[]) => {
+  const issueStep = (names: string[], id: string) => {
     at('issue');
     const policy = (value: string, title: string, text: string, checked = false) =>
       h('label', { class: 'choice' },
@@ -125,7 +125,8 @@ export function wizard(ctx: Ctx): HTMLElement {
     const progress = h('ol', { class: 'progress', 'aria-live': 'polite' });
     const status = h('div', { class: 'form-status' });
     ctx.onEvent((e) => {
-      if (e.type === 'progress') progress.append(h('li', {}, e.payload.step));
+      // Renewals of other certificates report progress on the same feed.
+      if (e.type === 'progress' && e.payload.name === id) progress.append(h('li', {}, e.payload.step));
     });
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
@@ -146,7 +147,7 @@ export function wizard(ctx: Ctx): HTMLElement {
         ctx.go(`#/cert/${encodeURIComponent(cert.name)}`);
       } catch (err) {
         form.querySelector('button')!.disabled = false;
-        status.replaceChildren(errorBox(err));
+        showError(status, err, { email, acceptTos: tos });
       }
     });
     mount(body, h('div', { class: 'stack' }, h('p', {}, `A certificate for ${names.join(', ')}.`), form, progress, status));
@@ -159,4 +160,15 @@ export function wizard(ctx: Ctx): HTMLElement {
     steps,
     body,
   );
+}
+
+/**
+ * The id the engine files these names under, which its progress events carry: that of an entry
+ * with exactly these names, else one made from the first name (engine.ts addCertificate and
+ * certIdFor). The report spells the names as the engine does (lower case, punycode).
+ */
+function certId(ctx: Ctx, report: PreflightReport): string {
+  const names = [...new Set(report.names.map((n) => n.name))];
+  const same = ctx.overview.certificates.find((c) => c.names.length === names.length && c.names.every((n, i) => n === names[i]));
+  return same?.name ?? names[0]!.toLowerCase().replace(/^\*\./, 'wildcard_.').replace(/[^a-z0-9._-]/g, '_');
 }
