@@ -26,7 +26,7 @@ let rt: Runtime;
 let host: HeadlessHost;
 let context: BrowserContext;
 let page: Page;
-const consoleErrors: string[] = [];
+let consoleErrors: string[];
 
 const ca = new LocalCa({ notBefore: () => Date.now() - 60_000, lifetimeMs: 90 * 86_400_000 });
 /** The next issuance waits here after the CA's progress step, until the test lets it finish or fail. */
@@ -81,10 +81,7 @@ before(async () => {
   await call('updateSettings', { ctMargins: { renewalSeconds: 2 } });
   await call('issue', { names: [CERT], servingPolicy: 'serve-now' });
   host = await startHeadlessHost({ api: rt.api });
-  ({ context, page } = await openChromium());
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(m.text());
-  });
+  ({ context, page, consoleErrors } = await openChromium());
 });
 
 after(async () => {

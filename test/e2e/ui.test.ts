@@ -26,7 +26,7 @@ let host: HeadlessHost;
 let context: BrowserContext;
 let page: Page;
 let profile: string;
-const consoleErrors: string[] = [];
+let consoleErrors: string[];
 
 before(async () => {
   requireTool('unzip');
@@ -35,11 +35,7 @@ before(async () => {
   // A fresh user: no e-mail and no terms accepted yet, so the wizard asks.
   rt = await openTestRuntime(await worldDataDir(world, { email: null, acceptTos: false, firstIssuanceMarginSeconds: MARGIN_S }));
   host = await startHeadlessHost({ api: rt.api });
-  ({ context, page, profile } = await openChromium({ acceptDownloads: true, colorScheme: 'light' }));
-  // A CSP violation (an inline style or script slipping in) shows up as a console error.
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(m.text());
-  });
+  ({ context, page, profile, consoleErrors } = await openChromium({ acceptDownloads: true, colorScheme: 'light' }));
 });
 
 after(async () => {

@@ -6,11 +6,12 @@ import { requireTool } from './tools';
 /**
  * Debian's chromium driven by playwright-core, with a fresh profile (removed when the test file
  * ends). Without the background-networking flags Chromium tries to reach Google's hosts, which
- * this machine's closed network refuses; a page error fails the test.
+ * this machine's closed network refuses; a page error fails the test. The page's console errors
+ * are collected: a CSP violation (an inline style or script slipping in) shows up there.
  */
 export async function openChromium(
   options: Omit<Parameters<typeof chromium.launchPersistentContext>[1], keyof LaunchOptions> = {},
-): Promise<{ context: BrowserContext; page: Page; profile: string }> {
+): Promise<{ context: BrowserContext; page: Page; profile: string; consoleErrors: string[] }> {
   const executablePath = requireTool('chromium', 'apt-get install -y chromium');
   const profile = tmpDir('homeport-chromium-');
   const context = await chromium.launchPersistentContext(profile, {
@@ -21,5 +22,9 @@ export async function openChromium(
   });
   const page = context.pages()[0] ?? (await context.newPage());
   page.on('pageerror', (e) => assert.fail(`the page threw: ${e.message}`));
-  return { context, page, profile };
+  const consoleErrors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
+  return { context, page, profile, consoleErrors };
 }
