@@ -145,7 +145,7 @@ export interface ProxyStatus {
 
 export interface Overview {
   version: string;
-  /** Which host the UI runs in; the UI hides settings that do not apply. */
+  /** Which host the UI runs in (the page carries it as `data-host` on its body). */
   host: 'electron' | 'headless';
   /** The system lets Homeport start at login (the desktop app on macOS and Windows); Settings offers it only then. */
   canLaunchAtLogin: boolean;

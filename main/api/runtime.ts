@@ -63,7 +63,7 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
     prefs: opts.prefs,
     proxy: () => proxy,
     ...(serving ? { routeStats: serving.stats, routesChanged: serving.reload } : {}),
-    ...(opts.setLaunchAtLogin ? { setLaunchAtLogin: opts.setLaunchAtLogin } : {}),
+    setLaunchAtLogin: opts.setLaunchAtLogin,
   });
   const events = engine.events;
   const api = createApiHost(impl, (listener) => {

@@ -27,7 +27,7 @@ export interface TimerSource {
  * the expiry. So a wait is made of short chunks, and the time of day is read again after
  * each one; a wake-up is at most one chunk late. (setTimeout also caps at 2^31-1 ms.)
  */
-export const WALL_CLOCK_CHUNK_MS = 5 * 60_000;
+const WALL_CLOCK_CHUNK_MS = 5 * 60_000;
 
 const nodeTimers: TimerSource = {
   now: () => Date.now(),

@@ -47,7 +47,7 @@ async function start(): Promise<void> {
     const prefs = await electronPrefsStore(dataDir);
     // One proxy process: extra workers would be forked copies of the Electron binary running
     // as Node, which the packaged app's runAsNode fuse forbids (build/electron-builder.yml).
-    runtime = await openRuntime({ dataDir, host: 'electron', prefs, ...(setLaunchAtLogin ? { setLaunchAtLogin } : {}), serve: true, proxyWorkers: 1 });
+    runtime = await openRuntime({ dataDir, host: 'electron', prefs, setLaunchAtLogin, serve: true, proxyWorkers: 1 });
     hardenSession(session.defaultSession);
     handleAppProtocol();
     registerIpc(runtime.api);

@@ -2,7 +2,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { HomeportError } from '../errors';
-import { allowLowPortsCommand, isPortDenied } from '../privileged-port';
+import { isPortDenied, portDeniedFix, portDeniedMessage } from '../privileged-port';
 import { ACME_TLS_ALPN, HTTP01_PATH_PREFIX, type ChallengeStore } from './challenges';
 
 /**
@@ -108,8 +108,8 @@ function listenError(e: NodeJS.ErrnoException, port: number, what: string): Home
     });
   }
   if (isPortDenied(e)) {
-    return new HomeportError('listener.port-privileged', `This user may not listen on port ${port} (ports below 1024 are privileged), so Homeport cannot answer ${what} challenges on it.`, {
-      fix: `On Linux allow it once with \`${allowLowPortsCommand()}\`, or use ${flag} 8${what === 'http-01' ? '080' : '443'} and forward ${what === 'http-01' ? 80 : 443} to it on your router.`,
+    return new HomeportError('listener.port-privileged', portDeniedMessage(port, `answer ${what} challenges`), {
+      fix: portDeniedFix(`use ${flag} 8${what === 'http-01' ? '080' : '443'} and forward ${what === 'http-01' ? 80 : 443} to it on your router`),
       cause: e,
       details: { port },
     });

@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { allowLowPortsCommand, isPortDenied } from '../privileged-port';
+import { isPortDenied, portDeniedFix } from '../privileged-port';
 import { classifyAddress, isDocumentationAddress } from './addresses';
 import { check, CheckResult } from './types';
 
@@ -40,10 +40,7 @@ async function portState(port: number): Promise<PortState> {
   return typeof v4 === 'string' ? v4 : 'error';
 }
 
-const privilegedFix = () =>
-  `Ports below 1024 need privileges on Linux: allow this program once with \`${allowLowPortsCommand()}\` ` +
-  '(as a systemd service: AmbientCapabilities=CAP_NET_BIND_SERVICE), or let the router forward 80/443 to ports ' +
-  'above 1023 and set those (Settings, or --http-port and --https-port).';
+const privilegedFix = () => portDeniedFix('let the router forward 80/443 to ports above 1023 and set those (Settings, or --http-port and --https-port)');
 
 export async function checkPorts(opts: PortOptions): Promise<{ result: CheckResult; facts: PortFacts }> {
   const [http, https] = await Promise.all([portState(opts.httpPort), portState(opts.httpsPort)]);

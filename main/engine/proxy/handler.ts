@@ -25,6 +25,8 @@ export interface HandlerState {
   log?: AccessLogger;
 }
 
+const AMBIGUOUS_PATH = 'The request path is malformed or ambiguous.';
+
 /** RFC 9110 §9.2.2: a request with one of these methods may be sent again. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
@@ -96,13 +98,13 @@ export class RequestHandler {
       return this.reject(req, res, proto, start, 400, 'Bad request', 'Homeport only serves its own sites; it is not a forward proxy.');
     }
     const routing = routingTarget(url);
-    if (!routing) return this.reject(req, res, proto, start, 400, 'Bad request', 'The request path is malformed or ambiguous.');
+    if (!routing) return this.reject(req, res, proto, start, 400, 'Bad request', AMBIGUOUS_PATH);
     const route = this.state.table.match(host, routing.key);
     if (!route) {
       return this.reject(req, res, proto, start, proto === 'https' ? 421 : 404, 'Unknown site', `Homeport does not serve ${host}.`);
     }
     const path = routePath(route, routing.forward);
-    if (path === undefined) return this.reject(req, res, proto, start, 400, 'Bad request', 'The request path is malformed or ambiguous.', route);
+    if (path === undefined) return this.reject(req, res, proto, start, 400, 'Bad request', AMBIGUOUS_PATH, route);
     if (proto === 'http' && route.config.redirectHttp) {
       const port = httpsPort === 443 ? '' : `:${httpsPort}`;
       const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
@@ -282,7 +284,7 @@ export class RequestHandler {
     headers.upgrade = 'websocket';
     // HTTP/2 WebSockets carry no key; the upstream's HTTP/1.1 handshake needs one.
     headers['sec-websocket-key'] = randomBytes(16).toString('base64');
-    const upReq = this.request(target, 'GET', target.upstream.basePath + (info.path || '/'), headers);
+    const upReq = this.request(target, 'GET', target.upstream.basePath + info.path, headers);
     const settle = this.awaitUpgrade(upReq, req.stream);
     upReq.on('upgrade', (upRes, upSocket, upHead) => {
       if (!settle()) return void upSocket.destroy();
@@ -332,10 +334,10 @@ export class RequestHandler {
       logUpgrade(status, upstream, error);
       socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text) + 1}\r\n${extra}\r\n${text}\n`);
     };
-    if (!routing) return refuse(400, 'The request path is malformed or ambiguous.');
+    if (!routing) return refuse(400, AMBIGUOUS_PATH);
     if (!route || !rawHost) return refuse(proto === 'https' ? 421 : 404, `Homeport does not serve ${host ?? 'this name'}.`);
     const path = routePath(route, routing.forward);
-    if (path === undefined) return refuse(400, 'The request path is malformed or ambiguous.');
+    if (path === undefined) return refuse(400, AMBIGUOUS_PATH);
     if (proto === 'http' && route.config.redirectHttp) return refuse(403, 'Use https:// for this site.');
     if (String(req.headers.upgrade).toLowerCase() === 'h2c') return refuse(400, 'h2c upgrades are not supported.');
     const clientIp = clientAddress(req);

@@ -23,7 +23,7 @@ const UNRESERVED = /^[A-Za-z0-9._~-]$/;
  * upstreams end the path there), `#` (URL parsers end it there; clients never send one), bytes
  * that are not UTF-8 (overlong forms of `/`), or a dot-segment that only some upstreams see
  * (`..%2F`, `..\`, `..;x`): where that lands depends on the upstream, so no route can be said
- * to cover it. A target that is not a path (`*`) is left to the handler.
+ * to cover it. A target that is not a path (an HTTP/2 CONNECT's authority) is left to the handler.
  */
 export function routingTarget(url: string): RoutingTarget | undefined {
   if (url.charCodeAt(0) !== 47 /* / */) return { forward: url, key: url };

@@ -4,7 +4,7 @@ import { setFlagsFromString } from 'node:v8';
 import { ChallengeStore } from '../acme/challenges';
 import { systemClock, type Clock } from '../clock';
 import { HomeportError } from '../errors';
-import { allowLowPortsCommand, isPortDenied } from '../privileged-port';
+import { isPortDenied, portDeniedFix, portDeniedMessage } from '../privileged-port';
 import type { ProxySettings, RouteConfig } from '../config/routes';
 import type { AccessLogger } from './access-log';
 import type { CertificateSource, HandshakeHold } from './cert-source';
@@ -102,8 +102,8 @@ export class ProxyServer {
         });
       }
       if (isPortDenied(err)) {
-        throw new HomeportError('proxy.port-denied', `This user may not listen on port ${port} (ports below 1024 are privileged), so Homeport cannot serve on it.`, {
-          fix: `On Linux allow it once with \`${allowLowPortsCommand()}\`, or choose ports above 1023 (Settings, or --http-port and --https-port) and forward 80 and 443 to them on your router.`,
+        throw new HomeportError('proxy.port-denied', portDeniedMessage(port, 'serve'), {
+          fix: portDeniedFix('choose ports above 1023 (Settings, or --http-port and --https-port) and forward 80 and 443 to them on your router'),
           cause: e,
         });
       }
