@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { caProblem, isHostPort } from '../engine/config/schema';
+import { HOST_PORT_RULE, isHostPort, refineCa } from '../engine/config/schema';
 
 /**
  * Input validation for every contract method. The UI is trusted no more than a web page:
@@ -67,10 +67,7 @@ export const inputSchemas = {
       email: z.email('Enter an e-mail address like you@example.com.').optional(),
       cas: z
         .array(
-          z.string().trim().superRefine((ca, ctx) => {
-            const problem = caProblem(ca);
-            if (problem) ctx.addIssue({ code: 'custom', message: problem });
-          }),
+          z.string().trim().superRefine(refineCa({ fullStop: true })),
         )
         .min(1, 'Keep at least one CA.')
         .optional(),
@@ -81,7 +78,7 @@ export const inputSchemas = {
       resolver: z
         .string()
         .trim()
-        .refine((s) => s === '' || isHostPort(s), 'Write the resolver as host:port with a port from 1 to 65535, e.g. 192.168.1.1:53, or leave it empty to use the system resolver.')
+        .refine((s) => s === '' || isHostPort(s), `Write the resolver as ${HOST_PORT_RULE}, or leave it empty to use the system resolver.`)
         .optional(),
       publicIps: z.array(z.union([z.ipv4(), z.ipv6()], { error: 'Enter IP addresses like 203.0.113.7 or 2001:db8::7.' })).max(8).optional(),
       ctMargins: z

@@ -6,6 +6,7 @@ import {
   addListenerOptions,
   addResolverOption,
   publicIps,
+  schema,
 } from './options';
 import type { EngineCliOptions } from './engine-options';
 
@@ -96,8 +97,7 @@ function seconds(value: string): number {
 
 /** Checked here as well as by the engine, so the error names --cert-name and nothing is saved. */
 function certName(value: string): string {
-  const { CertIdSchema } = require('../engine/config/schema') as typeof import('../engine/config/schema');
-  if (!CertIdSchema.safeParse(value).success) {
+  if (!schema().CertIdSchema.safeParse(value).success) {
     throw new InvalidArgumentError('Use lower-case letters, digits, ".", "_" or "-" (it names a directory), e.g. my-cert.');
   }
   return value;

@@ -41,7 +41,8 @@ function port(value: string): number {
   return n;
 }
 
-function schema(): typeof import('../engine/config/schema') {
+/** config.json's schema module, loaded when a flag is checked, not when the CLI starts. */
+export function schema(): typeof import('../engine/config/schema') {
   return require('../engine/config/schema') as typeof import('../engine/config/schema');
 }
 
@@ -55,20 +56,17 @@ function email(value: string): string {
 }
 
 function cas(value: string, previous: string[] | undefined): string[] {
-  const { resolveCa } = require('../engine/acme/cas') as typeof import('../engine/acme/cas');
   const list = collect(value, previous);
   for (const ca of list) {
-    try {
-      resolveCa({ ca });
-    } catch (e) {
-      throw new InvalidArgumentError((e as { fix?: string }).fix ?? (e as Error).message);
-    }
+    const err = schema().caError(ca);
+    if (err) throw new InvalidArgumentError(err.fix ?? err.message);
   }
   return list;
 }
 
 function resolver(value: string): string {
-  if (!schema().isHostPort(value)) throw new InvalidArgumentError('Give host:port with a port from 1 to 65535, e.g. 127.0.0.1:53 or [::1]:53.');
+  const { isHostPort, HOST_PORT_RULE } = schema();
+  if (!isHostPort(value)) throw new InvalidArgumentError(`Give ${HOST_PORT_RULE}.`);
   return value;
 }
 

@@ -67,30 +67,46 @@ export function isHostPort(s: string): boolean {
   return m !== null && Number(m[2]) >= 1 && Number(m[2]) <= 65535;
 }
 
-const HostPortSchema = z.string().refine(isHostPort, 'must be host:port with a port from 1 to 65535, e.g. 127.0.0.1:53 or [::1]:53');
+/** What a host:port must be, for the config's, the API's and the CLI's messages alike. */
+export const HOST_PORT_RULE = 'host:port with a port from 1 to 65535, e.g. 127.0.0.1:53 or [::1]:53';
+
+const HostPortSchema = z.string().refine(isHostPort, `must be ${HOST_PORT_RULE}`);
 
 /**
  * Why a CA entry cannot be used, in resolveCa's own words and fix (the one rule: a preset name
  * or an https: directory URL), or undefined when it can. Checked on save, so a typo is refused
  * at once instead of failing every later issuance and renewal.
  */
-export function caProblem(ca: string): string | undefined {
+function caProblem(ca: string): string | undefined {
+  const err = caError(ca);
+  if (!err) return undefined;
+  return err.fix ? `${err.message} ${err.fix}` : err.message;
+}
+
+/** resolveCa's error for a CA entry it cannot use (the CLI shows its fix alone), or undefined. */
+export function caError(ca: string): HomeportError | undefined {
   try {
     resolveCa({ ca });
     return undefined;
   } catch (e) {
-    const err = e as HomeportError;
-    return err.fix ? `${err.message} ${err.fix}` : err.message;
+    return e as HomeportError;
   }
+}
+
+/**
+ * caProblem as a zod refinement, for config.json and the API alike. Without `fullStop` the
+ * message loses its final full stop: configError ends the sentence itself.
+ */
+export function refineCa(opts: { fullStop: boolean }): (ca: string, ctx: z.RefinementCtx<string>) => void {
+  return (ca, ctx) => {
+    const problem = caProblem(ca);
+    if (problem) ctx.addIssue({ code: 'custom', message: opts.fullStop ? problem : problem.replace(/\.$/, '') });
+  };
 }
 
 export const CaEntrySchema = z.looseObject({
   /** A preset (letsencrypt, letsencrypt-staging, zerossl, google, buypass) or an https directory URL. */
-  ca: z.string().superRefine((ca, ctx) => {
-    const problem = caProblem(ca);
-    // configError ends the sentence itself.
-    if (problem) ctx.addIssue({ code: 'custom', message: problem.replace(/\.$/, '') });
-  }),
+  ca: z.string().superRefine(refineCa({ fullStop: false })),
   /** PEM file of a private CA's root, trusted for this directory only. */
   caRoot: z.string().min(1).optional(),
   eab: z.strictObject({ kid: z.string().min(1), hmacKey: z.string().min(1) }).optional(),
