@@ -304,15 +304,11 @@ export class Engine {
    */
   async removeCertificate(id: string): Promise<void> {
     this.certificate(id);
-    try {
-      await this.lifecycle.remove(id, async () => {
-        await this.updateConfig((c) => ({ ...c, certificates: c.certificates.filter((x) => x.name !== id) }));
-        // After the edit: work that finished while removal waited may have planned a renewal.
-        this.dropPlan(id);
-      });
-    } catch (e) {
-      throw plainLockError(e, id);
-    }
+    await this.lifecycle.remove(id, async () => {
+      await this.updateConfig((c) => ({ ...c, certificates: c.certificates.filter((x) => x.name !== id) }));
+      // After the edit: work that finished while removal waited may have planned a renewal.
+      this.dropPlan(id);
+    });
     this.windows.delete(id);
     this.lastAutomatic.delete(id);
     this.releaseHold(id);
@@ -807,6 +803,8 @@ export class Engine {
       issue: async (req: IssueRequest) => {
         const held = await this.lease().acquire(req.challenge);
         try {
+          const none = req.challenge ? undefined : noUsableChallenge(this.config, cert, req.names, held);
+          if (none) throw none;
           // Only challenges whose port could be bound are offered to the CA.
           return await this.withAcmeIssuer(cert, held.canServe, (acme) => acme.issue(req));
         } finally {
@@ -955,20 +953,43 @@ function dnsProviderFor(config: Config, cert: CertificateConfig): string | undef
   return chooseDnsProvider(config, cert.names, cert.dnsProvider)?.name;
 }
 
+/**
+ * Unforced, names no challenge can prove here (neither port could be bound, no DNS provider
+ * for the certificate) are refused before an order counts against the CA's limits, with the
+ * reasons. Wildcards are left to the issuer: they need dns-01 whatever the ports.
+ */
+function noUsableChallenge(
+  config: Config,
+  cert: CertificateConfig,
+  names: string[],
+  held: { canServe: ChallengeType[]; errors: HomeportError[] },
+): HomeportError | undefined {
+  if (names.length === 0 || names.some((n) => n.startsWith('*.')) || held.canServe.some((t) => t !== 'dns-01')) return undefined;
+  if (dnsProviderFor(config, cert)) return undefined;
+  const { unchosenDnsProvider } = require('./preflight/dns-provider-choice') as typeof import('./preflight/dns-provider-choice');
+  // Several providers and the certificate names none: pre-flight's words (preflight/issuance.ts).
+  const several = unchosenDnsProvider(config, cert.name);
+  const why = held.errors;
+  return new HomeportError(
+    'acme.no-usable-challenge',
+    [
+      `Homeport can answer no challenge for ${names[0]} here.`,
+      ...why.map((e) => e.message),
+      `dns-01 needs a DNS provider, and ${several ? several.reason : 'none is configured'}.`,
+    ].join(' '),
+    {
+      fix: [...why.map((e) => e.fix), several ? several.fix : `${why.length ? 'Or c' : 'C'}onfigure a DNS provider for dns-01.`].filter(Boolean).join(' '),
+      cause: why[0],
+      details: { listeners: why.map((e) => e.toJSON()) },
+    },
+  );
+}
+
 /** What an AcmeIssuer is made from (hashed: DNS provider settings hold secrets); a change needs a new one. */
 function issuerSettings(config: Config, provider: string | undefined): string {
   return createHash('sha256')
     .update(JSON.stringify([config.cas, config.email ?? null, config.acceptTos, config.resolver ?? null, provider ? (config.dnsProviders[provider] ?? null) : null]))
     .digest('hex');
-}
-
-/** The lock's "another process" message is wrong when the holder is this very process (another engine in it). */
-function plainLockError(e: unknown, id: string): unknown {
-  if (!isHomeportError(e) || e.code !== 'certs.locked' || (e.details as { pid?: number } | undefined)?.pid !== process.pid) return e;
-  return new HomeportError('certs.locked', `Certificate "${id}" is being worked on elsewhere in this Homeport process right now; it was not removed.`, {
-    fix: 'Try again when that issuance or renewal has finished.',
-    details: e.details,
-  });
 }
 
 function toHomeportError(e: unknown): HomeportError {

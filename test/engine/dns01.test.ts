@@ -108,6 +108,27 @@ test('ports 80 and 443 held and no DNS provider: the error says why each port fa
   }
 });
 
+test('ports 80 and 443 held and several DNS providers, none named: the error says which to name, before any order', async () => {
+  const ports = await busyPorts();
+  const engine = await engineWithBind(ports);
+  try {
+    await engine.updateConfig((c) => ({ ...c, dnsProviders: { home: c.dnsProviders.home!, office: c.dnsProviders.home! } }));
+    const cert = await engine.addCertificate({ names: ['unnamed-provider.example.test'] });
+    const steps: string[] = [];
+    await assert.rejects(engine.issue(cert.name, { onProgress: (s) => steps.push(s) }), (e: HomeportError) => {
+      assert.equal(e.code, 'acme.no-usable-challenge', e.message);
+      assert.match(e.message, /dns-01 needs a DNS provider, and the certificate names no DNS provider while several are configured \(home, office\)/);
+      assert.doesNotMatch(e.message, /none is configured/);
+      assert.match(e.fix ?? '', /--dns-provider home or --dns-provider office/);
+      return true;
+    });
+    assert.ok(!steps.some((s) => /order/.test(s)), steps.join('\n'));
+  } finally {
+    await engine.close();
+    ports.close();
+  }
+});
+
 /**
  * The next order comes from a new account: Pebble now and then reuses a valid authorization
  * even with PEBBLE_AUTHZREUSE=0, and a renewal that must be seen using dns-01 needs a challenge.

@@ -1,6 +1,4 @@
 import type { SecureContext } from 'node:tls';
-import type { ChallengeType } from '../certs/types';
-import type { HomeportError } from '../errors';
 
 /** A tls-alpn-01 validation certificate (RFC 8737) and its key, as PEM. */
 export interface TlsAlpn01Pem {
@@ -18,11 +16,6 @@ export interface TlsAlpn01Pem {
 export class ChallengeStore {
   private readonly http01 = new Map<string, string>();
   private readonly tlsAlpn01 = new Map<string, { context: SecureContext; pem?: TlsAlpn01Pem }>();
-  /**
-   * Why the standalone listeners could not start for a challenge type (its port in use or
-   * privileged), while they run: what the issuer reports when no challenge is left to use.
-   */
-  listenerErrors: ReadonlyMap<ChallengeType, HomeportError> = new Map();
 
   setHttp01(token: string, keyAuthorization: string): void | Promise<void> {
     this.http01.set(token, keyAuthorization);

@@ -153,7 +153,6 @@ export class AcmeIssuer implements Issuer {
   async issue(req: IssueRequest): Promise<IssuedCertificate> {
     const names = normalizeNames(req.names);
     this.checkChallengeChoice(names, req.challenge);
-    this.checkSomeChallengeUsable(names, req.challenge);
     const keyType: KeyType = req.keyType ?? 'ec256';
     // Key generation (slow for RSA 4096) overlaps with the network round trips.
     const key = generateKey(keyType);
@@ -218,25 +217,6 @@ export class AcmeIssuer implements Issuer {
         fix: 'Configure a DNS provider (RFC 2136 or Cloudflare) for this domain.',
       });
     }
-  }
-
-  /**
-   * Unforced, a name no challenge can prove here (neither port could be bound, no DNS
-   * provider) is refused before an order counts against the CA's limits, with the reasons.
-   */
-  private checkSomeChallengeUsable(names: string[], forced: ChallengeType | undefined): void {
-    const name = names.find((n) => !isWildcard(n));
-    if (forced || name === undefined || this.allowedChallenges(name, undefined).length > 0) return;
-    const why = [...this.challenges.listenerErrors.values()];
-    throw new HomeportError(
-      'acme.no-usable-challenge',
-      [`Homeport can answer no challenge for ${name} here.`, ...why.map((e) => e.message), 'dns-01 needs a DNS provider, and none is configured.'].join(' '),
-      {
-        fix: [...why.map((e) => e.fix), `${why.length ? 'Or c' : 'C'}onfigure a DNS provider for dns-01.`].filter(Boolean).join(' '),
-        cause: why[0],
-        details: { listeners: why.map((e) => e.toJSON()) },
-      },
-    );
   }
 
   private allowedChallenges(name: string, forced: ChallengeType | undefined, failed: ReadonlySet<ChallengeType> = new Set()): ChallengeType[] {

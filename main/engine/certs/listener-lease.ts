@@ -14,7 +14,7 @@ interface Running {
  * The standalone challenge listeners while something is being issued and no proxy is
  * running: started by the first issuance, shared by concurrent ones, closed by the last.
  * A challenge whose port cannot be bound is left out (the issuer then picks another one,
- * dns-01 too, and says why the ports failed when none is left); when the forced
+ * dns-01 too; the engine says why the ports failed when none is left); when the forced
  * challenge's port fails, that is the error.
  */
 export class ListenerLease {
@@ -26,7 +26,11 @@ export class ListenerLease {
     private readonly ports: () => { httpPort: number; httpsPort: number },
   ) {}
 
-  async acquire(forced?: ChallengeType): Promise<{ canServe: ChallengeType[]; release: () => Promise<void> }> {
+  /**
+   * `errors`: why the ports of the challenges left out of `canServe` could not be bound, for
+   * the engine to say when no challenge is left (dns-01 without a provider).
+   */
+  async acquire(forced?: ChallengeType): Promise<{ canServe: ChallengeType[]; errors: HomeportError[]; release: () => Promise<void> }> {
     this.users++;
     let released = false;
     const release = async () => {
@@ -38,7 +42,7 @@ export class ListenerLease {
       this.running ??= this.start();
       const running = await this.running;
       if (forced && running.errors.has(forced)) throw running.errors.get(forced);
-      return { canServe: running.canServe, release };
+      return { canServe: running.canServe, errors: [...running.errors.values()], release };
     } catch (e) {
       await release();
       throw e;
@@ -50,7 +54,6 @@ export class ListenerLease {
     if (this.users > 0 || !this.running) return;
     const running = this.running;
     this.running = undefined;
-    this.store.listenerErrors = new Map();
     await running.then((r) => r.close(), () => undefined);
   }
 
@@ -68,11 +71,11 @@ export class ListenerLease {
       }
     };
     await Promise.all([tryOne('http-01', { httpPort }), tryOne('tls-alpn-01', { httpsPort })]);
-    const canServe = (['http-01', 'tls-alpn-01'] as ChallengeType[]).filter((t) => !errors.has(t));
-    this.store.listenerErrors = errors;
+    const types: ChallengeType[] = ['http-01', 'tls-alpn-01'];
     return {
-      canServe: [...canServe, 'dns-01'],
-      errors,
+      canServe: [...types.filter((t) => !errors.has(t)), 'dns-01'],
+      // In a fixed order (port 80's first), whichever listener failed first.
+      errors: new Map(types.flatMap((t) => (errors.has(t) ? [[t, errors.get(t)!] as const] : []))),
       close: async () => void (await Promise.all(opened.map((l) => l.close()))),
     };
   }

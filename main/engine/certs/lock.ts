@@ -52,10 +52,17 @@ export async function acquireLock(file: string, opts: LockOptions): Promise<Lock
       continue;
     }
     if (Date.now() >= deadline) {
+      // The holder may be this very process (another engine in it, or other work of this one).
+      const here = holder.pid === process.pid;
       throw new HomeportError(
         'certs.locked',
-        `Another Homeport process (pid ${holder.pid}) is working on ${opts.what} right now.`,
-        { fix: `Wait for it to finish, or stop process ${holder.pid} and try again.`, details: { pid: holder.pid, lockFile: file } },
+        here
+          ? `Other work in this Homeport process is busy with ${opts.what} right now.`
+          : `Another Homeport process (pid ${holder.pid}) is working on ${opts.what} right now.`,
+        {
+          fix: here ? 'Try again when that work (an issuance or renewal, say) has finished.' : `Wait for it to finish, or stop process ${holder.pid} and try again.`,
+          details: { pid: holder.pid, lockFile: file },
+        },
       );
     }
     await new Promise((r) => setTimeout(r, 50));

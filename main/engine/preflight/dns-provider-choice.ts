@@ -28,3 +28,16 @@ export function chooseDnsProvider(config: Config, names: string[], explicit?: st
   const all = Object.keys(providers);
   return all.length === 1 ? { name: all[0], config: providers[all[0]] } : undefined;
 }
+
+/**
+ * Why chooseDnsProvider chose none for a certificate that names none, when providers are
+ * configured: several are, and nothing says which. Undefined when none is configured.
+ */
+export function unchosenDnsProvider(config: Config, certName: string): { reason: string; fix: string } | undefined {
+  const configured = Object.keys(config.dnsProviders);
+  if (configured.length === 0) return undefined;
+  return {
+    reason: `the certificate names no DNS provider while several are configured (${configured.join(', ')}), so Homeport cannot tell which one publishes its TXT record`,
+    fix: `Name the one to use: homeport issue with --dns-provider ${configured.join(' or --dns-provider ')}, or "dnsProvider" on the certificate "${certName}" in config.json.`,
+  };
+}

@@ -5,7 +5,7 @@ import { HomeportError } from '../errors';
 import type { EngineEmitter } from '../events';
 import { fixedAddresses, httpProbe, DEFAULT_PROBES, type AddressProbe } from './addresses';
 import { preflightCa } from './ca';
-import { chooseDnsProvider } from './dns-provider-choice';
+import { chooseDnsProvider, unchosenDnsProvider } from './dns-provider-choice';
 import { DriftWatch } from './drift';
 import { defaultDnsContext } from './lookup';
 import { RateLimitLedger } from './rate-limits';
@@ -165,15 +165,11 @@ function blockDns01(cert: CertificateConfig, config: Config): HomeportError | un
   if (!wildcard && cert.challenge !== 'dns-01') return undefined;
   if (chooseDnsProvider(config, cert.names, cert.dnsProvider)) return undefined;
   const needs = wildcard ? `${wildcard} is a wildcard: it needs the dns-01 challenge` : `${cert.names[0]} is set to the dns-01 challenge`;
-  const configured = Object.keys(config.dnsProviders);
-  if (configured.length === 0) {
+  const several = unchosenDnsProvider(config, cert.name);
+  if (!several) {
     return new HomeportError('preflight.blocked', `${needs}, and no DNS provider is configured to publish its TXT record.`, {
       fix: 'Add a DNS provider under "dnsProviders" in config.json (RFC 2136 or Cloudflare); a certificate that names none uses the only one configured.',
     });
   }
-  return new HomeportError(
-    'preflight.blocked',
-    `${needs}, and the certificate names no DNS provider while several are configured (${configured.join(', ')}), so Homeport cannot tell which one publishes its TXT record.`,
-    { fix: `Name the one to use: homeport issue with --dns-provider ${configured.join(' or --dns-provider ')}, or "dnsProvider" on the certificate "${cert.name}" in config.json.` },
-  );
+  return new HomeportError('preflight.blocked', `${needs}, and ${several.reason}.`, { fix: several.fix });
 }
