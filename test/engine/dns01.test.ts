@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { Engine } from '../../main/engine/engine';
 import { updateConfig } from '../../main/engine/config/file';
+import type { Config } from '../../main/engine/config/schema';
 import type { HomeportError } from '../../main/engine/errors';
 import { type Bind, startBind } from '../helpers/bind';
 import { type Pebble, startPebble } from '../helpers/pebble';
@@ -87,46 +88,42 @@ test('ports 80 and 443 held by another program: with a DNS provider and no force
   }
 });
 
-test('ports 80 and 443 held and no DNS provider: the error says why each port failed, before any order', async () => {
+/**
+ * Issues `name` with ports 80 and 443 held and the DNS providers `providers` configured (none
+ * named on the certificate): the error, which must come before any order.
+ */
+async function refusedBehindBusyPorts(name: string, providers: (home: Config['dnsProviders'][string]) => Config['dnsProviders']): Promise<{ e: HomeportError; ports: { httpPort: number; httpsPort: number } }> {
   const ports = await busyPorts();
   const engine = await engineWithBind(ports);
   try {
-    // A configured provider is used without being named: this needs none at all.
-    await engine.updateConfig((c) => ({ ...c, dnsProviders: {} }));
-    const cert = await engine.addCertificate({ names: ['noprovider.example.test'] });
+    await engine.updateConfig((c) => ({ ...c, dnsProviders: providers(c.dnsProviders.home!) }));
+    const cert = await engine.addCertificate({ names: [name] });
     const steps: string[] = [];
-    await assert.rejects(engine.issue(cert.name, { onProgress: (s) => steps.push(s) }), (e: HomeportError) => {
-      assert.equal(e.code, 'acme.no-usable-challenge', e.message);
-      assert.match(e.message, new RegExp(`Port ${ports.httpPort} is already in use .* Port ${ports.httpsPort} is already in use .* dns-01 needs a DNS provider`));
-      assert.match(e.fix ?? '', new RegExp(`Stop the program using port ${ports.httpPort}.*configure a DNS provider`));
-      return true;
-    });
+    const e = await engine.issue(cert.name, { onProgress: (s) => steps.push(s) }).then(
+      () => assert.fail('issued with no usable challenge'),
+      (err: HomeportError) => err,
+    );
+    assert.equal(e.code, 'acme.no-usable-challenge', e.message);
     assert.ok(!steps.some((s) => /order/.test(s)), steps.join('\n'));
+    return { e, ports };
   } finally {
     await engine.close();
     ports.close();
   }
+}
+
+test('ports 80 and 443 held and no DNS provider: the error says why each port failed, before any order', async () => {
+  // A configured provider is used without being named: this needs none at all.
+  const { e, ports } = await refusedBehindBusyPorts('noprovider.example.test', () => ({}));
+  assert.match(e.message, new RegExp(`Port ${ports.httpPort} is already in use .* Port ${ports.httpsPort} is already in use .* dns-01 needs a DNS provider`));
+  assert.match(e.fix ?? '', new RegExp(`Stop the program using port ${ports.httpPort}.*configure a DNS provider`));
 });
 
 test('ports 80 and 443 held and several DNS providers, none named: the error says which to name, before any order', async () => {
-  const ports = await busyPorts();
-  const engine = await engineWithBind(ports);
-  try {
-    await engine.updateConfig((c) => ({ ...c, dnsProviders: { home: c.dnsProviders.home!, office: c.dnsProviders.home! } }));
-    const cert = await engine.addCertificate({ names: ['unnamed-provider.example.test'] });
-    const steps: string[] = [];
-    await assert.rejects(engine.issue(cert.name, { onProgress: (s) => steps.push(s) }), (e: HomeportError) => {
-      assert.equal(e.code, 'acme.no-usable-challenge', e.message);
-      assert.match(e.message, /dns-01 needs a DNS provider, and the certificate names no DNS provider while several are configured \(home, office\)/);
-      assert.doesNotMatch(e.message, /none is configured/);
-      assert.match(e.fix ?? '', /--dns-provider home or --dns-provider office/);
-      return true;
-    });
-    assert.ok(!steps.some((s) => /order/.test(s)), steps.join('\n'));
-  } finally {
-    await engine.close();
-    ports.close();
-  }
+  const { e } = await refusedBehindBusyPorts('unnamed-provider.example.test', (home) => ({ home, office: home }));
+  assert.match(e.message, /dns-01 needs a DNS provider, and the certificate names no DNS provider while several are configured \(home, office\)/);
+  assert.doesNotMatch(e.message, /none is configured/);
+  assert.match(e.fix ?? '', /--dns-provider home or --dns-provider office/);
 });
 
 /**

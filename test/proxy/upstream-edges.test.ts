@@ -22,6 +22,15 @@ function rawTls(port: number, host: string): Promise<tls.TLSSocket> {
   });
 }
 
+/** Sends `head` on a raw TLS connection; `answer()` is everything received so far. */
+async function rawRequest(port: number, host: string, head: string): Promise<{ client: tls.TLSSocket; answer(): string }> {
+  const client = await rawTls(port, host);
+  let answer = '';
+  client.on('data', (d: Buffer) => (answer += d.toString()));
+  client.write(head);
+  return { client, answer: () => answer };
+}
+
 const until = async (what: string, ok: () => boolean, ms = 5000) => {
   const end = Date.now() + ms;
   while (!ok()) {
@@ -180,13 +189,10 @@ test('an upstream that never answers a WebSocket upgrade: 502 after the head tim
   const up = await slowWebSocketUpstream('never');
   const p = await startProxy([{ host: 'ws.test', upstreams: [up.url] }], { settings: { headersTimeoutMs: 300 } });
   p.table.activate(ca.issue('ws-never', ['ws.test']));
-  const client = await rawTls(p.httpsPort, 'ws.test');
-  let answer = '';
-  client.on('data', (d: Buffer) => (answer += d.toString()));
-  client.write(UPGRADE);
+  const { client, answer } = await rawRequest(p.httpsPort, 'ws.test', UPGRADE);
   await new Promise((r) => client.once('close', r));
-  assert.match(answer, /^HTTP\/1\.1 502 /);
-  assert.match(answer, /service behind ws\.test: it did not answer in time/);
+  assert.match(answer(), /^HTTP\/1\.1 502 /);
+  assert.match(answer(), /service behind ws\.test: it did not answer in time/);
   await until('the upstream connection is closed', () => up.isClosed(0));
 });
 
@@ -194,11 +200,8 @@ test('stopping the proxy closes open WebSocket tunnels at once instead of waitin
   const up = await slowWebSocketUpstream(0);
   const p = await startProxy([{ host: 'ws.test', upstreams: [up.url] }], { autoStop: false });
   p.table.activate(ca.issue('ws-stop', ['ws.test']));
-  const client = await rawTls(p.httpsPort, 'ws.test');
-  let answer = '';
-  client.on('data', (d: Buffer) => (answer += d.toString()));
-  client.write(UPGRADE);
-  await until('the tunnel is open', () => answer.startsWith('HTTP/1.1 101'));
+  const { client, answer } = await rawRequest(p.httpsPort, 'ws.test', UPGRADE);
+  await until('the tunnel is open', () => answer().startsWith('HTTP/1.1 101'));
   const clientClosed = new Promise((r) => client.once('close', r));
   // A drain far longer than the test's own timeout: only closing the tunnel lets stop() finish.
   await p.proxy.stop(600_000);
@@ -231,11 +234,8 @@ test('quiet WebSocket tunnels outlive the idle timeout over HTTP/1.1 and HTTP/2;
   const p = await startProxy([{ host: 'ws.test', upstreams: [up.url] }], { settings: { idleTimeoutMs } });
   p.table.activate(ca.issue('ws-idle', ['ws.test']));
 
-  const client = await rawTls(p.httpsPort, 'ws.test');
-  let answer = '';
-  client.on('data', (d: Buffer) => (answer += d.toString()));
-  client.write(UPGRADE);
-  await until('the HTTP/1.1 tunnel is open', () => answer.startsWith('HTTP/1.1 101'));
+  const { client, answer } = await rawRequest(p.httpsPort, 'ws.test', UPGRADE);
+  await until('the HTTP/1.1 tunnel is open', () => answer().startsWith('HTTP/1.1 101'));
 
   const tunnelSession = http2.connect(`https://127.0.0.1:${p.httpsPort}`, { servername: 'ws.test', ca: ca.caPem });
   const idleSession = http2.connect(`https://127.0.0.1:${p.httpsPort}`, { servername: 'ws.test', ca: ca.caPem });
@@ -270,13 +270,10 @@ test('OPTIONS * is answered by the proxy, which names the methods it passes on',
   const entries: AccessEntry[] = [];
   const p = await startProxy([{ host: 'opt.test', upstreams: [up.url] }], { extra: { log: (e) => entries.push(e) } });
   p.table.activate(ca.issue('opt', ['opt.test']));
-  const client = await rawTls(p.httpsPort, 'opt.test');
-  let answer = '';
-  client.on('data', (d: Buffer) => (answer += d.toString()));
-  client.write('OPTIONS * HTTP/1.1\r\nhost: opt.test\r\nconnection: close\r\n\r\n');
+  const { client, answer } = await rawRequest(p.httpsPort, 'opt.test', 'OPTIONS * HTTP/1.1\r\nhost: opt.test\r\nconnection: close\r\n\r\n');
   await new Promise((r) => client.once('close', r));
-  assert.match(answer, /^HTTP\/1\.1 204 /);
-  assert.match(answer, /\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE\r\n/i);
+  assert.match(answer(), /^HTTP\/1\.1 204 /);
+  assert.match(answer(), /\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE\r\n/i);
   assert.equal(reached, 0);
   await until('the request is logged', () => entries.length === 1);
   assert.equal(entries[0]!.status, 204);
